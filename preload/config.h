@@ -1,0 +1,57 @@
+/*
+ * config.h - libstaple's settings: defaults < config file < environment.
+ *
+ * The environment is read once at library load (daemons such as nginx and
+ * Postfix clear it for the processes they start later); the config file is
+ * read at the first TLS use, so a process that never touches TLS opens
+ * nothing.
+ */
+#ifndef STAPLE_CONFIG_H
+#define STAPLE_CONFIG_H
+
+#include <limits.h>
+
+/* Client policies, from the most permissive to the strictest. */
+enum staple_policy {
+	STAPLE_POLICY_OFF,
+	STAPLE_POLICY_REQUEST,
+	STAPLE_POLICY_SOFT,
+	STAPLE_POLICY_MUST_STAPLE,
+	STAPLE_POLICY_REQUIRE
+};
+
+struct staple_host {
+	char *name;		/* "alt.example.com" or "*.example.com" */
+	int policy;
+};
+
+struct staple_conf {
+	char conf[PATH_MAX];	/* the config file read */
+	char dir[PATH_MAX];	/* staple directory (server role) */
+	char log[PATH_MAX];	/* stderr, syslog, none or a path */
+	int log_level;
+	int policy;		/* default client policy */
+	long reload_interval;	/* seconds between staple directory checks */
+	long clock_skew;	/* seconds of tolerance on thisUpdate/nextUpdate */
+	long max_age;		/* seconds a response without nextUpdate lives */
+	long log_interval;	/* seconds between repeats of one condition */
+	char ca_file[PATH_MAX];	/* extra trust anchors for staple signatures */
+	struct staple_host *hosts;
+	int nhosts;
+};
+
+extern struct staple_conf staple_conf;
+
+/* Capture the LIBSTAPLE_* environment; called from the library constructor. */
+void staple_conf_env(void);
+
+/* Apply defaults, then the config file, then the captured environment. */
+void staple_conf_load(void);
+
+/* Parse a policy name; -1 when unknown. */
+int staple_policy_parse(const char *name);
+
+/* The policy's name, for log lines. */
+const char *staple_policy_name(int policy);
+
+#endif

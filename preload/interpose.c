@@ -1,0 +1,276 @@
+/*
+ * interpose.c - the entry points libstaple exports into the host process.
+ *
+ * These are the only symbols libstaple.so exports. Each one finds the real
+ * function in the host's own libssl, calls it, and adds libstaple's setup:
+ * every SSL_CTX gets libstaple's status callback; a program that installs
+ * its own keeps it, chained behind libstaple's.
+ *
+ * libssl calls SSL_CTX_ctrl and friends internally too, so these hooks are
+ * cheap pass-throughs for everything but the few commands they handle.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "ossl.h"
+#include "server.h"
+#include "store.h"
+
+#define STAPLE_EXPORT __attribute__((visibility("default")))
+#define CALLER __builtin_return_address(0)
+
+/* What libstaple keeps per SSL_CTX, in its ex_data slot. */
+struct staple_ctx {
+	staple_status_fn app_cb;	/* the program's own status callback */
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static const void *init_caller;
+static int active;		/* 1 once set up; 0: step aside (pass through) */
+static int ctx_index = -1;
+
+/* Only the environment at load: a process that never uses TLS opens nothing. */
+__attribute__((constructor)) static void
+staple_load(void)
+{
+	staple_conf_env();
+}
+
+static void
+staple_fork_prepare(void)
+{
+	staple_log_fork_prepare();
+	staple_store_fork_prepare();
+}
+
+static void
+staple_fork_parent(void)
+{
+	staple_store_fork_parent();
+	staple_log_fork_parent();
+}
+
+static void
+staple_fork_child(void)
+{
+	staple_store_fork_child();
+	staple_log_fork_child();
+}
+
+static void
+staple_ctx_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	free(ptr);
+}
+
+static void
+staple_init_once(void)
+{
+	staple_conf_load();
+	if (!staple_ossl_resolve(init_caller))
+		return;
+	ctx_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0,
+	    NULL, NULL, NULL, staple_ctx_free);
+	if (ctx_index < 0 || pthread_atfork(staple_fork_prepare,
+	    staple_fork_parent, staple_fork_child) != 0)
+		return;
+	__atomic_store_n(&active, 1, __ATOMIC_RELEASE);
+}
+
+/* Whether libstaple is set up and has not stepped aside. */
+static int
+staple_active(void)
+{
+	return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+}
+
+/* Set libstaple up on first use; whether it is active (else pass through). */
+static int
+staple_init(const void *caller)
+{
+	const void *none = NULL;
+
+	__atomic_compare_exchange_n(&init_caller, &none, caller, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	pthread_once(&init_once, staple_init_once);
+	return staple_active();
+}
+
+/* The real `name` for this call: the table when active, else the caller's. */
+#define STAPLE_REAL(name, caller) (staple_init(caller) ? ossl.name : \
+	(__typeof__(&name))staple_ossl_lookup(caller, #name))
+
+static struct staple_ctx *
+staple_ctx_get(const SSL_CTX *ctx)
+{
+	return ctx == NULL ? NULL : ossl.SSL_CTX_get_ex_data(ctx, ctx_index);
+}
+
+/* The status callback libstaple installs on every SSL_CTX. */
+static int
+staple_status_cb(SSL *s, void *arg)
+{
+	struct staple_ctx *st = staple_ctx_get(ossl.SSL_get_SSL_CTX(s));
+	staple_status_fn app = NULL;
+
+	if (st != NULL)
+		app = __atomic_load_n(&st->app_cb, __ATOMIC_ACQUIRE);
+	if (ossl.SSL_is_server(s))
+		return staple_server_status(s, app, arg);
+	return app != NULL ? app(s, arg) : 1;
+}
+
+/*
+ * Give a new SSL_CTX libstaple's state and status callback; idempotent, so
+ * SSL_CTX_new calling SSL_CTX_new_ex through the PLT sets up once.
+ */
+static void
+staple_ctx_setup(SSL_CTX *ctx)
+{
+	struct staple_ctx *st;
+
+	if (ctx == NULL || staple_ctx_get(ctx) != NULL ||
+	    (st = calloc(1, sizeof(*st))) == NULL)
+		return;
+	if (!ossl.SSL_CTX_set_ex_data(ctx, ctx_index, st)) {
+		free(st);
+		return;
+	}
+	ossl.SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB,
+	    (void (*)(void))staple_status_cb);
+}
+
+/*
+ * Whether the caller binds to the libssl libstaple uses. A second, different
+ * libssl in the process makes libstaple step aside for good: mixing objects
+ * of two libraries would crash the host.
+ */
+static int
+staple_same_libssl(const void *caller)
+{
+	void *theirs = staple_ossl_lookup(caller, "SSL_CTX_new");
+
+	if (theirs == NULL || theirs == (void *)ossl.SSL_CTX_new)
+		return 1;
+	__atomic_store_n(&active, 0, __ATOMIC_RELEASE);
+	staple_log(STAPLE_WARN, "two different libssl in one process;"
+	    " stepping aside");
+	return 0;
+}
+
+STAPLE_EXPORT SSL_CTX *
+SSL_CTX_new(const SSL_METHOD *meth)
+{
+	__typeof__(&SSL_CTX_new) real = STAPLE_REAL(SSL_CTX_new, CALLER);
+	SSL_CTX *ctx;
+
+	if (real == NULL)
+		return NULL;
+	ctx = real(meth);
+	if (ctx != NULL && staple_init(CALLER) && staple_same_libssl(CALLER))
+		staple_ctx_setup(ctx);
+	return ctx;
+}
+
+STAPLE_EXPORT SSL_CTX *
+SSL_CTX_new_ex(OSSL_LIB_CTX *libctx, const char *propq, const SSL_METHOD *meth)
+{
+	__typeof__(&SSL_CTX_new_ex) real = STAPLE_REAL(SSL_CTX_new_ex, CALLER);
+	SSL_CTX *ctx;
+
+	if (real == NULL)
+		return NULL;
+	ctx = real(libctx, propq, meth);
+	if (ctx != NULL && staple_init(CALLER) && staple_same_libssl(CALLER))
+		staple_ctx_setup(ctx);
+	return ctx;
+}
+
+/* Command 63 (set status callback): keep the program's, stay installed. */
+STAPLE_EXPORT long
+SSL_CTX_callback_ctrl(SSL_CTX *ctx, int cmd, void (*fp)(void))
+{
+	__typeof__(&SSL_CTX_callback_ctrl) real =
+	    STAPLE_REAL(SSL_CTX_callback_ctrl, CALLER);
+	struct staple_ctx *st;
+
+	if (real == NULL)
+		return 0;
+	if (cmd == SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB && staple_active() &&
+	    (st = staple_ctx_get(ctx)) != NULL) {
+		__atomic_store_n(&st->app_cb, (staple_status_fn)fp,
+		    __ATOMIC_RELEASE);
+		return 1;
+	}
+	return real(ctx, cmd, fp);
+}
+
+/* Command 128 (get status callback): answer with the program's own. */
+STAPLE_EXPORT long
+SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+{
+	__typeof__(&SSL_CTX_ctrl) real = STAPLE_REAL(SSL_CTX_ctrl, CALLER);
+	struct staple_ctx *st;
+
+	if (real == NULL)
+		return 0;
+	if (cmd == SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB && staple_active() &&
+	    parg != NULL && (st = staple_ctx_get(ctx)) != NULL) {
+		*(staple_status_fn *)parg = __atomic_load_n(&st->app_cb,
+		    __ATOMIC_ACQUIRE);
+		return 1;
+	}
+	return real(ctx, cmd, larg, parg);
+}
+
+/* A server context got a certificate: load the staples now, not mid-handshake. */
+STAPLE_EXPORT int
+SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
+{
+	__typeof__(&SSL_CTX_use_certificate) real =
+	    STAPLE_REAL(SSL_CTX_use_certificate, CALLER);
+	int ret;
+
+	if (real == NULL)
+		return 0;
+	ret = real(ctx, x);
+	if (ret == 1 && staple_active())
+		staple_store_open();
+	return ret;
+}
+
+/* Also serve CERTFILE.ocsp beside a certificate loaded from a file. */
+STAPLE_EXPORT int
+SSL_CTX_use_certificate_file(SSL_CTX *ctx, const char *file, int type)
+{
+	__typeof__(&SSL_CTX_use_certificate_file) real =
+	    STAPLE_REAL(SSL_CTX_use_certificate_file, CALLER);
+	int ret;
+
+	if (real == NULL)
+		return 0;
+	ret = real(ctx, file, type);
+	if (ret == 1 && staple_active() && file != NULL)
+		staple_store_watch(file);
+	return ret;
+}
+
+STAPLE_EXPORT int
+SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
+{
+	__typeof__(&SSL_CTX_use_certificate_chain_file) real =
+	    STAPLE_REAL(SSL_CTX_use_certificate_chain_file, CALLER);
+	int ret;
+
+	if (real == NULL)
+		return 0;
+	ret = real(ctx, file);
+	if (ret == 1 && staple_active() && file != NULL)
+		staple_store_watch(file);
+	return ret;
+}

@@ -1,0 +1,163 @@
+/*
+ * log.c - logging for a library that lives in other people's processes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum staple_dest { DEST_STDERR, DEST_SYSLOG, DEST_NONE, DEST_FILE };
+
+static int log_dest = DEST_STDERR;
+static int log_level = STAPLE_WARN;
+static char log_path[PATH_MAX];
+
+/* The once-per-interval table: a few slots, a collision only costs a line. */
+#define ONCE_SLOTS 256
+static struct {
+	uint64_t key;
+	time_t last;
+} once_table[ONCE_SLOTS];
+static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+int
+staple_log_level_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcasecmp(name, level_names[i]) == 0)
+			return (int)i;
+	if (strcasecmp(name, "warning") == 0)
+		return STAPLE_WARN;
+	return -1;
+}
+
+void
+staple_log_configure(const char *dest, int level)
+{
+	if (level >= STAPLE_ERROR && level <= STAPLE_DEBUG)
+		log_level = level;
+	if (dest == NULL || *dest == '\0')
+		return;
+	if (strcmp(dest, "stderr") == 0)
+		log_dest = DEST_STDERR;
+	else if (strcmp(dest, "syslog") == 0)
+		log_dest = DEST_SYSLOG;
+	else if (strcmp(dest, "none") == 0)
+		log_dest = DEST_NONE;
+	else if (snprintf(log_path, sizeof(log_path), "%s", dest) <
+	    (int)sizeof(log_path))
+		log_dest = DEST_FILE;
+}
+
+int
+staple_log_enabled(int level)
+{
+	return level <= log_level && log_dest != DEST_NONE;
+}
+
+static void
+staple_log_write(int level, const char *line, size_t len)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	int fd;
+
+	switch (log_dest) {
+	case DEST_STDERR:
+		(void)!write(STDERR_FILENO, line, len);
+		break;
+	case DEST_SYSLOG:
+		syslog(LOG_DAEMON | prio[level], "%.*s", (int)len - 1, line);
+		break;
+	case DEST_FILE:
+		fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOCTTY, 0640);
+		if (fd >= 0) {
+			(void)!write(fd, line, len);
+			close(fd);
+		}
+		break;
+	}
+}
+
+void
+staple_log(int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int saved = errno, n, m;
+
+	if (!staple_log_enabled(level))
+		return;
+	n = snprintf(line, sizeof(line), "libstaple[%d]: %s: ", (int)getpid(),
+	    level_names[level]);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	staple_log_write(level, line, n);
+	errno = saved;
+}
+
+int
+staple_log_once(uint64_t key, long interval)
+{
+	time_t now = time(NULL);
+	int first = 0;
+	size_t slot = key % ONCE_SLOTS;
+
+	pthread_mutex_lock(&once_lock);
+	if (once_table[slot].key != key || now - once_table[slot].last >= interval) {
+		once_table[slot].key = key;
+		once_table[slot].last = now;
+		first = 1;
+	}
+	pthread_mutex_unlock(&once_lock);
+	return first;
+}
+
+uint64_t
+staple_hash(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void
+staple_log_fork_prepare(void)
+{
+	pthread_mutex_lock(&once_lock);
+}
+
+void
+staple_log_fork_parent(void)
+{
+	pthread_mutex_unlock(&once_lock);
+}
+
+void
+staple_log_fork_child(void)
+{
+	pthread_mutex_unlock(&once_lock);
+}

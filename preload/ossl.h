@@ -1,0 +1,101 @@
+/*
+ * ossl.h - the OpenSSL symbol table.
+ *
+ * libstaple has no load-time dependency on libssl or libcrypto: every
+ * OpenSSL function it uses is looked up at run time in the libssl that the
+ * host process itself loaded (linked, or dlopen()ed later as Python's _ssl
+ * module does), and called through this table. The headers are used for
+ * types and constants only; -Wl,-z,defs makes a direct call a link error.
+ */
+#ifndef STAPLE_OSSL_H
+#define STAPLE_OSSL_H
+
+#include <openssl/ssl.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+#include <openssl/err.h>
+
+/*
+ * X(name, required): every function libstaple calls. A missing required
+ * function makes libstaple step aside; optional ones (3.x only) may be NULL.
+ */
+#define STAPLE_OSSL_FUNCS(X) \
+	/* the functions libstaple interposes: their real versions */ \
+	X(SSL_CTX_new, 1) \
+	X(SSL_CTX_new_ex, 0) \
+	X(SSL_CTX_ctrl, 1) \
+	X(SSL_CTX_callback_ctrl, 1) \
+	X(SSL_CTX_use_certificate, 1) \
+	X(SSL_CTX_use_certificate_file, 1) \
+	X(SSL_CTX_use_certificate_chain_file, 1) \
+	/* libssl */ \
+	X(SSL_ctrl, 1) \
+	X(SSL_is_server, 1) \
+	X(SSL_get_SSL_CTX, 1) \
+	X(SSL_get_certificate, 1) \
+	X(SSL_get_servername, 1) \
+	X(SSL_CTX_get_ex_data, 1) \
+	X(SSL_CTX_set_ex_data, 1) \
+	/* libcrypto */ \
+	X(OpenSSL_version_num, 1) \
+	X(CRYPTO_get_ex_new_index, 1) \
+	X(CRYPTO_malloc, 1) \
+	X(CRYPTO_free, 1) \
+	X(ERR_set_mark, 1) \
+	X(ERR_pop_to_mark, 1) \
+	X(OPENSSL_sk_num, 1) \
+	X(OPENSSL_sk_value, 1) \
+	X(ASN1_STRING_get0_data, 1) \
+	X(ASN1_STRING_length, 1) \
+	X(ASN1_STRING_type, 1) \
+	X(ASN1_TIME_to_tm, 1) \
+	X(OBJ_obj2nid, 1) \
+	X(OBJ_nid2sn, 1) \
+	X(EVP_get_digestbyname, 1) \
+	X(EVP_MD_fetch, 0) \
+	X(EVP_Digest, 1) \
+	X(X509_get_issuer_name, 1) \
+	X(X509_get_subject_name, 1) \
+	X(X509_get0_serialNumber, 1) \
+	X(X509_NAME_get0_der, 1) \
+	X(X509_NAME_oneline, 1) \
+	X(X509_check_issued, 1) \
+	X(X509_pubkey_digest, 1) \
+	X(X509_get1_ocsp, 1) \
+	X(X509_email_free, 1) \
+	X(X509_get_ext_by_NID, 1) \
+	X(d2i_OCSP_RESPONSE, 1) \
+	X(OCSP_RESPONSE_free, 1) \
+	X(OCSP_response_status, 1) \
+	X(OCSP_response_get1_basic, 1) \
+	X(OCSP_BASICRESP_free, 1) \
+	X(OCSP_resp_count, 1) \
+	X(OCSP_resp_get0, 1) \
+	X(OCSP_SINGLERESP_get0_id, 1) \
+	X(OCSP_id_get0_info, 1) \
+	X(OCSP_single_get0_status, 1)
+
+struct staple_ossl {
+#define STAPLE_OSSL_MEMBER(name, required) __typeof__(&name) name;
+	STAPLE_OSSL_FUNCS(STAPLE_OSSL_MEMBER)
+#undef STAPLE_OSSL_MEMBER
+};
+
+/* The table; valid once staple_ossl_resolve() has returned 1. */
+extern struct staple_ossl ossl;
+
+/*
+ * Fill the table from the libssl that `caller` (a code address in the
+ * host program or one of its libraries) would bind to. Returns 1 when every
+ * required function was found and the version is supported, 0 otherwise
+ * (after one log line saying why). Not thread-safe: call it once.
+ */
+int staple_ossl_resolve(const void *caller);
+
+/*
+ * The address of `name` in the libssl that `caller` binds to, or NULL.
+ * Slow (dladdr + dlopen): for rare calls and the step-aside mode only.
+ */
+void *staple_ossl_lookup(const void *caller, const char *name);
+
+#endif

@@ -1,0 +1,665 @@
+/*
+ * store.c - the staple directory, its snapshots and the CertID index.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "staple.h"
+#include "store.h"
+
+/* An immutable view of every staple, shared by the handshakes using it. */
+struct staple_snapshot {
+	int refs;			/* atomic */
+	size_t nfiles;
+	struct staple_file **files;	/* sorted by name */
+	size_t mask;			/* buckets - 1; buckets are by serial */
+	uint32_t *start;		/* bucket b: slots[start[b] .. start[b+1]) */
+	const struct staple_entry **slots;
+};
+
+/* The CertID hash algorithms seen so far: append-only, read without a lock. */
+#define MD_MAX 8
+static struct {
+	int nid;
+	const EVP_MD *md;
+} md_table[MD_MAX];
+static int md_count;			/* atomic */
+
+#define WATCH_MAX 64
+static char *watch[WATCH_MAX];		/* CERTFILE.ocsp paths: append-only */
+static int watch_count;			/* atomic */
+
+static struct {
+	pthread_mutex_t lock;		/* guards `current` (a pointer swap) */
+	struct staple_snapshot *current;
+	int opened;			/* atomic: staple_store_open has run */
+	int busy;			/* atomic: a thread is rebuilding */
+	time_t next_check;		/* atomic */
+	int dirfd;
+	struct stat dir;		/* the directory as last scanned */
+	int dir_errno;			/* last open error, logged on change */
+} store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, { 0 }, 0 };
+
+static struct staple_snapshot *
+staple_snapshot_hold(void)
+{
+	struct staple_snapshot *s;
+
+	pthread_mutex_lock(&store.lock);
+	if ((s = store.current) != NULL)
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&store.lock);
+	return s;
+}
+
+static void
+staple_snapshot_release(struct staple_snapshot *s)
+{
+	if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < s->nfiles; i++)
+		staple_file_release(s->files[i]);
+	free(s->files);
+	free(s->start);
+	free(s->slots);
+	free(s);
+}
+
+static size_t
+staple_serial_bucket(const unsigned char *serial, size_t len, size_t mask)
+{
+	return staple_hash(STAPLE_HASH_INIT, serial, len) & mask;
+}
+
+/* The digest for a CertID hash algorithm, remembered for the handshakes. */
+static const EVP_MD *
+staple_md(int nid)
+{
+	int n = __atomic_load_n(&md_count, __ATOMIC_ACQUIRE);
+	const EVP_MD *md = NULL;
+
+	for (int i = 0; i < n; i++)
+		if (md_table[i].nid == nid)
+			return md_table[i].md;
+	if (n == MD_MAX)
+		return NULL;
+	/* Only the rebuilding thread gets here; fetch once (3.x) for speed. */
+	if (ossl.EVP_MD_fetch != NULL)
+		md = ossl.EVP_MD_fetch(NULL, ossl.OBJ_nid2sn(nid), NULL);
+	if (md == NULL)
+		md = ossl.EVP_get_digestbyname(ossl.OBJ_nid2sn(nid));
+	if (md == NULL)
+		return NULL;
+	md_table[n].nid = nid;
+	md_table[n].md = md;
+	__atomic_store_n(&md_count, n + 1, __ATOMIC_RELEASE);
+	return md;
+}
+
+static int
+staple_file_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct staple_file *const *)a)->name,
+	    (*(struct staple_file *const *)b)->name);
+}
+
+/* Build the serial index of `s` over its files; 0 on allocation failure. */
+static int
+staple_snapshot_index(struct staple_snapshot *s)
+{
+	size_t n = 0, buckets = 16, k;
+
+	for (size_t i = 0; i < s->nfiles; i++) {
+		n += s->files[i]->nentries;
+		for (size_t j = 0; j < s->files[i]->nentries; j++)
+			(void)staple_md(s->files[i]->entries[j].md_nid);
+	}
+	while (buckets < 2 * n)
+		buckets *= 2;
+	s->mask = buckets - 1;
+	s->start = calloc(buckets + 1, sizeof(*s->start));
+	s->slots = calloc(n ? n : 1, sizeof(*s->slots));
+	if (s->start == NULL || s->slots == NULL)
+		return 0;
+	for (size_t i = 0; i < s->nfiles; i++)
+		for (size_t j = 0; j < s->files[i]->nentries; j++) {
+			const struct staple_entry *e = &s->files[i]->entries[j];
+			s->start[staple_serial_bucket(e->serial, e->serial_len,
+			    s->mask) + 1]++;
+		}
+	for (size_t b = 0; b < buckets; b++)
+		s->start[b + 1] += s->start[b];
+	/* Fill each bucket from its end, counting the start offsets back down. */
+	for (size_t i = 0; i < s->nfiles; i++)
+		for (size_t j = 0; j < s->files[i]->nentries; j++) {
+			const struct staple_entry *e = &s->files[i]->entries[j];
+			k = staple_serial_bucket(e->serial, e->serial_len, s->mask);
+			s->slots[--s->start[k + 1]] = e;
+		}
+	/* start[b + 1] now holds bucket b's first slot: shift back by one. */
+	memmove(s->start, s->start + 1, buckets * sizeof(*s->start));
+	s->start[buckets] = (uint32_t)n;
+	return 1;
+}
+
+/* The file named `name` in the sorted snapshot `s`, or NULL. */
+static struct staple_file *
+staple_snapshot_file(const struct staple_snapshot *s, const char *name)
+{
+	size_t lo = 0, hi = s ? s->nfiles : 0;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name, s->files[mid]->name);
+		if (c == 0)
+			return s->files[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Say once per log interval that file `label` is skipped, and why. */
+static void
+staple_skip(const char *label, const char *why)
+{
+	uint64_t key = staple_hash(STAPLE_HASH_INIT, label, strlen(label));
+
+	if (staple_log_once(staple_hash(key, why, strlen(why)),
+	    staple_conf.log_interval))
+		staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
+}
+
+/* Read a regular file of at most STAPLE_FILE_MAX bytes; NULL (logged) if not. */
+static unsigned char *
+staple_read(int at, const char *name, const char *label, size_t *len)
+{
+	unsigned char *buf = NULL;
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO that slipped in must not hang a handshake. */
+	fd = openat(at, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		staple_skip(label, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > STAPLE_FILE_MAX) {
+		staple_skip(label, S_ISREG(st.st_mode) ? "larger than 1 MiB" :
+		    "not a regular file");
+		goto done;
+	}
+	if ((buf = malloc(st.st_size ? st.st_size : 1)) == NULL)
+		goto done;
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, buf + got, st.st_size - got)) > 0)
+		got += n;
+	*len = got;
+done:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/*
+ * Add the file `name` (relative to `at`) to `files`, reusing the parse from
+ * `old` when the file is unchanged. Returns 0 on allocation failure only.
+ */
+static int
+staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
+    const struct staple_snapshot *old, int at, const char *name,
+    const char *label)
+{
+	struct staple_file *f, **grown;
+	struct stat st;
+	unsigned char *der;
+	size_t len = 0;
+
+	if (fstatat(at, name, &st, 0) != 0) {
+		/* A file removed since readdir() is no news; a broken link is. */
+		if (errno != ENOENT)
+			staple_skip(label, strerror(errno));
+		else if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			staple_skip(label, "broken symbolic link");
+		return 1;
+	}
+	f = staple_snapshot_file(old, name);
+	if (f != NULL && f->dev == st.st_dev && f->ino == st.st_ino &&
+	    f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
+	    f->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		staple_file_hold(f);
+	} else {
+		if ((der = staple_read(at, name, label, &len)) == NULL)
+			return 1;
+		if ((f = staple_file_parse(name, label, der, len)) == NULL)
+			return 0;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+		f->size = st.st_size;
+		f->mtime = st.st_mtim;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		if ((grown = realloc(*files, *cap * sizeof(**files))) == NULL) {
+			staple_file_release(f);
+			return 0;
+		}
+		*files = grown;
+	}
+	(*files)[(*n)++] = f;
+	return 1;
+}
+
+/* Every file of the staple directory, through a fresh open file description. */
+static int
+staple_scan_dir(struct staple_file ***files, size_t *n, size_t *cap,
+    const struct staple_snapshot *old)
+{
+	char label[PATH_MAX + 256];
+	struct dirent *d;
+	DIR *dir;
+	int fd, ok = 1;
+
+	if (store.dirfd < 0)
+		return 1;
+	/* Not store.dirfd itself: its offset is shared with forked siblings. */
+	fd = openat(store.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		staple_log(STAPLE_WARN, "%s: %s", staple_conf.dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	while (ok && (d = readdir(dir)) != NULL) {
+		/* Dot files are skipped: writers use them as temporary names. */
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, d->d_name);
+		ok = staple_scan_file(files, n, cap, old, store.dirfd, d->d_name,
+		    label);
+	}
+	closedir(dir);
+	return ok;
+}
+
+/* Build a snapshot from the directory and the watched files and publish it. */
+static void
+staple_store_rebuild(void)
+{
+	struct staple_snapshot *s, *old = staple_snapshot_hold();
+	size_t cap = 0;
+	int ok, nwatch = __atomic_load_n(&watch_count, __ATOMIC_ACQUIRE);
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto done;
+	s->refs = 1;
+	ok = staple_scan_dir(&s->files, &s->nfiles, &cap, old);
+	for (int i = 0; ok && i < nwatch; i++)
+		ok = staple_scan_file(&s->files, &s->nfiles, &cap, old,
+		    AT_FDCWD, watch[i], watch[i]);
+	if (s->nfiles > 1)
+		qsort(s->files, s->nfiles, sizeof(*s->files), staple_file_cmp);
+	if (!ok || !staple_snapshot_index(s)) {
+		staple_log(STAPLE_ERROR, "out of memory loading staples");
+		staple_snapshot_release(s);
+		goto done;
+	}
+	pthread_mutex_lock(&store.lock);
+	staple_snapshot_release(store.current);	/* drops the store's ref only */
+	store.current = s;
+	pthread_mutex_unlock(&store.lock);
+done:
+	staple_snapshot_release(old);
+}
+
+/* (Re)open the staple directory by path; whether it is open now. */
+static int
+staple_dir_open(void)
+{
+	int fd = open(staple_conf.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != store.dir_errno)
+			staple_log(STAPLE_WARN, "staple directory %s: %s",
+			    staple_conf.dir, strerror(errno));
+		store.dir_errno = errno;
+		return store.dirfd >= 0;
+	}
+	if (store.dirfd >= 0)
+		close(store.dirfd);
+	store.dirfd = fd;
+	store.dir_errno = 0;
+	memset(&store.dir, 0, sizeof(store.dir));
+	return 1;
+}
+
+/*
+ * Whether the directory changed since the last scan. The descriptor is kept
+ * (it still works after a chroot); the path is checked too, so a directory
+ * replaced wholesale is noticed.
+ */
+static int
+staple_dir_changed(time_t now)
+{
+	struct stat fst, pst;
+
+	if (store.dirfd < 0 || fstat(store.dirfd, &fst) != 0 ||
+	    (stat(staple_conf.dir, &pst) == 0 &&
+	    (pst.st_dev != fst.st_dev || pst.st_ino != fst.st_ino))) {
+		if (!staple_dir_open() || fstat(store.dirfd, &fst) != 0)
+			return 0;
+	}
+	if (fst.st_ino == store.dir.st_ino && fst.st_dev == store.dir.st_dev &&
+	    fst.st_mtim.tv_sec == store.dir.st_mtim.tv_sec &&
+	    fst.st_mtim.tv_nsec == store.dir.st_mtim.tv_nsec &&
+	    fst.st_ctim.tv_sec == store.dir.st_ctim.tv_sec &&
+	    fst.st_ctim.tv_nsec == store.dir.st_ctim.tv_nsec &&
+	    /* coarse timestamps: a change in the same tick looks like none */
+	    now - fst.st_mtim.tv_sec > 2)
+		return 0;
+	store.dir = fst;
+	return 1;
+}
+
+/* Whether a watched CERTFILE.ocsp appeared, changed or went away. */
+static int
+staple_watch_changed(const struct staple_snapshot *s)
+{
+	int n = __atomic_load_n(&watch_count, __ATOMIC_ACQUIRE);
+	const struct staple_file *f;
+	struct stat st;
+
+	for (int i = 0; i < n; i++) {
+		f = staple_snapshot_file(s, watch[i]);
+		if (stat(watch[i], &st) != 0) {
+			if (f != NULL)
+				return 1;
+			continue;
+		}
+		if (f == NULL || f->ino != st.st_ino || f->dev != st.st_dev ||
+		    f->size != st.st_size ||
+		    f->mtime.tv_sec != st.st_mtim.tv_sec ||
+		    f->mtime.tv_nsec != st.st_mtim.tv_nsec)
+			return 1;
+	}
+	return 0;
+}
+
+/* Rebuild if anything changed; `force` rebuilds regardless. One thread only. */
+static void
+staple_store_check(int force)
+{
+	struct staple_snapshot *s;
+	time_t now = time(NULL);
+	int changed;
+
+	__atomic_store_n(&store.next_check, now + staple_conf.reload_interval,
+	    __ATOMIC_RELAXED);
+	changed = staple_dir_changed(now);
+	s = staple_snapshot_hold();
+	changed |= staple_watch_changed(s);
+	staple_snapshot_release(s);
+	if (!changed && !force)
+		return;
+	ossl.ERR_set_mark();
+	staple_store_rebuild();
+	ossl.ERR_pop_to_mark();
+}
+
+/* Claim the store for a check, or return 0 when another thread has it. */
+static int
+staple_store_claim(void)
+{
+	int idle = 0;
+
+	return __atomic_compare_exchange_n(&store.busy, &idle, 1, 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void
+staple_store_unclaim(void)
+{
+	__atomic_store_n(&store.busy, 0, __ATOMIC_RELEASE);
+}
+
+void
+staple_store_open(void)
+{
+	int closed = 0;
+
+	if (__atomic_load_n(&store.opened, __ATOMIC_ACQUIRE) ||
+	    !__atomic_compare_exchange_n(&store.opened, &closed, 1, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	while (!staple_store_claim())
+		sched_yield();	/* another setup thread holds it briefly */
+	staple_dir_open();
+	staple_store_check(1);
+	staple_store_unclaim();
+}
+
+void
+staple_store_watch(const char *certfile)
+{
+	char path[PATH_MAX], *ocsp;
+	int n;
+
+	if (realpath(certfile, path) == NULL ||
+	    asprintf(&ocsp, "%s.ocsp", path) < 0)
+		return;
+	staple_store_open();
+	while (!staple_store_claim())
+		sched_yield();	/* setup time: a check in progress is short */
+	n = __atomic_load_n(&watch_count, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (strcmp(watch[i], ocsp) == 0)
+			n = -1;
+	if (n < 0 || n == WATCH_MAX) {
+		free(ocsp);
+	} else {
+		watch[n] = ocsp;
+		__atomic_store_n(&watch_count, n + 1, __ATOMIC_RELEASE);
+		staple_store_check(0);
+	}
+	staple_store_unclaim();
+}
+
+/* Check the directory if the reload interval has passed; never waits. */
+static void
+staple_store_tick(void)
+{
+	if (time(NULL) < __atomic_load_n(&store.next_check, __ATOMIC_RELAXED) ||
+	    !staple_store_claim())
+		return;
+	staple_store_check(0);
+	staple_store_unclaim();
+}
+
+/* Handshake-local memo of the leaf's CertID hashes, per algorithm. */
+struct staple_certid {
+	X509 *leaf, *issuer;
+	int nid[MD_MAX], done[MD_MAX], failed[MD_MAX];
+	unsigned char name_hash[MD_MAX][STAPLE_HASH_MAX];
+	unsigned char key_hash[MD_MAX][STAPLE_HASH_MAX];
+	unsigned int len[MD_MAX];
+};
+
+/* Compute the leaf's CertID hashes for `nid`; its memo slot, or -1. */
+static int
+staple_certid_hash(struct staple_certid *id, int nid)
+{
+	const unsigned char *der;
+	const EVP_MD *md;
+	size_t derlen;
+	unsigned int klen;
+	int i;
+
+	for (i = 0; i < MD_MAX && id->done[i]; i++)
+		if (id->nid[i] == nid)
+			return id->failed[i] ? -1 : i;
+	if (i == MD_MAX)
+		return -1;
+	id->done[i] = 1;
+	id->nid[i] = nid;
+	md = staple_md(nid);
+	id->failed[i] = md == NULL ||
+	    !ossl.X509_NAME_get0_der(ossl.X509_get_issuer_name(id->leaf), &der,
+	    &derlen) ||
+	    !ossl.EVP_Digest(der, derlen, id->name_hash[i], &id->len[i], md,
+	    NULL) ||
+	    (id->issuer != NULL && (!ossl.X509_pubkey_digest(id->issuer, md,
+	    id->key_hash[i], &klen) || klen != id->len[i]));
+	return id->failed[i] ? -1 : i;
+}
+
+/* Whether entry `e` is about the leaf (and its issuer's key, when known). */
+static int
+staple_certid_match(struct staple_certid *id, const struct staple_entry *e)
+{
+	int i = staple_certid_hash(id, e->md_nid);
+
+	return i >= 0 && id->len[i] == e->hash_len &&
+	    memcmp(id->name_hash[i], e->name_hash, e->hash_len) == 0 &&
+	    (id->issuer == NULL ||
+	    memcmp(id->key_hash[i], e->key_hash, e->hash_len) == 0);
+}
+
+enum staple_when { STAPLE_CURRENT, STAPLE_EXPIRED, STAPLE_FUTURE };
+
+/* Where `e` stands at `now`: served only when current. */
+static int
+staple_entry_when(const struct staple_entry *e, time_t now)
+{
+	if (e->this_update > now + staple_conf.clock_skew)
+		return STAPLE_FUTURE;
+	if (e->next_update != 0 ? now >= e->next_update :
+	    now - e->this_update > staple_conf.max_age)
+		return STAPLE_EXPIRED;
+	return STAPLE_CURRENT;
+}
+
+/* Say once per log interval why the leaf gets no staple. */
+static void
+staple_store_explain(X509 *leaf, const struct staple_entry *stale,
+    const struct staple_entry *future, const unsigned char *serial,
+    size_t serial_len)
+{
+	char subject[256], hex[2 * STAPLE_SERIAL_MAX + 1], when[32];
+	const struct staple_entry *e = future ? future : stale;
+	STACK_OF(OPENSSL_STRING) *urls;
+	int level = STAPLE_INFO;
+	uint64_t key;
+	struct tm tm;
+
+	key = staple_hash(STAPLE_HASH_INIT, serial, serial_len);
+	key = staple_hash(key, e ? e->file->name : "", e ? strlen(e->file->name) : 0);
+	if (!staple_log_enabled(STAPLE_WARN) ||
+	    !staple_log_once(key, staple_conf.log_interval))
+		return;
+	for (size_t i = 0; i < serial_len && i < STAPLE_SERIAL_MAX; i++)
+		snprintf(hex + 2 * i, 3, "%02X", serial[i]);
+	hex[2 * serial_len] = '\0';
+	ossl.X509_NAME_oneline(ossl.X509_get_subject_name(leaf), subject,
+	    sizeof(subject));
+	if (e != NULL) {
+		gmtime_r(future ? &e->this_update : &e->next_update, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
+		staple_log(STAPLE_WARN, "%s (serial %s): not stapling %s: %s%s",
+		    subject, hex, e->file->name,
+		    future ? "not valid before " : e->next_update ? "expired at " :
+		    "no nextUpdate and older than max_age",
+		    future || e->next_update ? when : "");
+		return;
+	}
+	/* Silence for certificates that were never meant to have a staple. */
+	urls = ossl.X509_get1_ocsp(leaf);
+	if (urls != NULL ||
+	    ossl.X509_get_ext_by_NID(leaf, NID_tlsfeature, -1) >= 0)
+		level = STAPLE_WARN;
+	ossl.X509_email_free(urls);
+	staple_log(level, "%s (serial %s): no staple in %s", subject, hex,
+	    staple_conf.dir);
+}
+
+size_t
+staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
+{
+	const struct staple_entry *e, *best = NULL, *stale = NULL, *future = NULL;
+	struct staple_certid id = { .leaf = leaf, .issuer = issuer };
+	struct staple_snapshot *s;
+	const ASN1_INTEGER *sn = ossl.X509_get0_serialNumber(leaf);
+	const unsigned char *serial = ossl.ASN1_STRING_get0_data(sn);
+	size_t serial_len = ossl.ASN1_STRING_length(sn), len = 0;
+	int neg = ossl.ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER;
+	time_t now = time(NULL);
+
+	staple_store_open();
+	staple_store_tick();
+	if ((s = staple_snapshot_hold()) == NULL)
+		return 0;
+	size_t b = staple_serial_bucket(serial, serial_len, s->mask);
+	for (uint32_t i = s->start[b]; i < s->start[b + 1]; i++) {
+		e = s->slots[i];
+		if (e->serial_len != serial_len || e->serial_neg != neg ||
+		    memcmp(e->serial, serial, serial_len) != 0 ||
+		    !staple_certid_match(&id, e))
+			continue;
+		switch (staple_entry_when(e, now)) {
+		case STAPLE_CURRENT:
+			if (best == NULL || e->this_update > best->this_update)
+				best = e;
+			break;
+		case STAPLE_EXPIRED:
+			stale = e;
+			break;
+		default:
+			future = e;
+		}
+	}
+	if (best != NULL &&
+	    (*der = ossl.CRYPTO_malloc(best->file->der_len, __FILE__, __LINE__))) {
+		memcpy(*der, best->file->der, best->file->der_len);
+		len = best->file->der_len;
+		staple_log(STAPLE_DEBUG, "stapling %s", best->file->name);
+	} else if (best == NULL) {
+		staple_store_explain(leaf, stale, future, serial, serial_len);
+	}
+	staple_snapshot_release(s);
+	return len;
+}
+
+void
+staple_store_fork_prepare(void)
+{
+	pthread_mutex_lock(&store.lock);
+}
+
+void
+staple_store_fork_parent(void)
+{
+	pthread_mutex_unlock(&store.lock);
+}
+
+void
+staple_store_fork_child(void)
+{
+	pthread_mutex_unlock(&store.lock);
+	/* A rebuild running in another thread did not come along. */
+	store.busy = 0;
+}

@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# common.bash - helpers shared by the bats files: the test PKI, free ports,
+# background servers that are always cleaned up, and reading staples off
+# `openssl s_client -status`.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LIBSTAPLE=${LIBSTAPLE:-$TOP/libstaple.so}
+# shellcheck source=tests/lib/pki.sh
+source "$TOP/tests/lib/pki.sh"
+
+# pki_shared: the PKI for this run, made once (tests/run makes it up front).
+pki_shared() {
+    PKI=${STAPLE_PKI:-$TOP/tests/.work/pki}
+    if [[ ! -f $PKI/done ]]; then
+        rm -rf "$PKI" && pki_make "$PKI" && touch "$PKI/done"
+    fi
+    export PKI
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: wait up to 10 s until something accepts on 127.0.0.1:PORT.
+wait_port() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+# bg NAME CMD...: run CMD in the background (output in $T/NAME.out/.err),
+# remembered for kill_bg. Sets BG_PID.
+bg() {
+    local name=$1
+    shift
+    "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
+    BG_PID=$!
+    echo "$BG_PID" >>"$T/pids"
+}
+
+# kill_bg: stop everything bg started in this test, and wait for it.
+kill_bg() {
+    local pid
+    [[ -f $T/pids ]] || return 0
+    while read -r pid; do
+        kill "$pid" 2>/dev/null || true
+    done <"$T/pids"
+    while read -r pid; do
+        wait "$pid" 2>/dev/null || true
+    done <"$T/pids"
+    rm -f "$T/pids"
+    return 0
+}
+
+# setup_test: a fresh scratch directory T and staple directory $T/staples.
+setup_test() {
+    pki_shared
+    T=$BATS_TEST_TMPDIR
+    mkdir -p "$T/staples"
+    export LIBSTAPLE_DIR=$T/staples LIBSTAPLE_LOG=$T/staple.log
+    export LIBSTAPLE_CONF=$T/libstaple.conf
+    : >"$LIBSTAPLE_CONF"
+}
+
+# s_server PORT CERT [ARGS...]: an unmodified openssl s_server under the
+# preload, serving leaf CERT (a name from the PKI) with its chain.
+s_server() {
+    local port=$1 cert=$2
+    shift 2
+    bg s_server env LD_PRELOAD="$LIBSTAPLE" openssl s_server -www \
+        -accept "127.0.0.1:$port" -cert "$PKI/$cert.pem" \
+        -key "$PKI/$cert.key" -cert_chain "$PKI/int.pem" "$@"
+    wait_port "$port"
+}
+
+# staple PORT [s_client ARGS...]: what the server stapled, as
+# "SERIAL STATUS" (e.g. "4D7D... good"; one pair per SingleResponse, joined
+# by ", "), "none", or "handshake failed".
+staple() {
+    local port=$1 out
+    shift
+    out=$(timeout 10 openssl s_client -connect "127.0.0.1:$port" -status \
+        -CAfile "$PKI/ca.pem" "$@" </dev/null 2>&1)
+    if ! grep -q '^New, \|^Reused, ' <<<"$out"; then
+        echo "handshake failed"
+        return 0
+    fi
+    if grep -q 'OCSP response: no response sent' <<<"$out"; then
+        echo none
+        return 0
+    fi
+    awk '/OCSP Response Data:/ { in_resp = 1 }
+         /^Certificate chain|^---/ { in_resp = 0 }
+         in_resp && /Serial Number: [0-9A-F]+$/ { serial = $3 }
+         in_resp && /Cert Status:/ { all = all sep serial " " $3; sep = ", " }
+         END { print all }' <<<"$out"
+}
+
+# serial LEAF: the leaf's serial as s_client prints it.
+serial() {
+    cat "$PKI/$1.serial"
+}
+
+# log_count PATTERN: how many libstaple log lines match PATTERN.
+log_count() {
+    grep -c -- "$1" "$LIBSTAPLE_LOG" 2>/dev/null || true
+}
