@@ -29,6 +29,18 @@ test: all
 demo: all
 	examples/demo.sh
 
+# The library built with AddressSanitizer + UBSan, and the whole suite under it.
+ASAN_LIB = tests/.work/asan/libstaple.so
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+check-asan: $(SRCS) $(HDRS) preload/exports.map
+	mkdir -p $(dir $(ASAN_LIB))
+	$(CC) $(STAPLE_CFLAGS) $(SANITIZE) $(STAPLE_LDFLAGS) -o $(ASAN_LIB) $(SRCS) $(LIBS)
+	LIBSTAPLE=$(CURDIR)/$(ASAN_LIB) \
+	STAPLE_PRELOAD_BASE=$$($(CC) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	tests/run
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 0644 libstaple.so $(DESTDIR)$(LIBDIR)/libstaple.so
@@ -43,4 +55,4 @@ clean:
 	rm -f libstaple.so preload/*.o
 	rm -rf tests/.work
 
-.PHONY: all test demo install clean
+.PHONY: all test demo check-asan install clean

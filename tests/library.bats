@@ -25,7 +25,7 @@ setup() {
 }
 
 @test "a program that never uses TLS: same output, silent, no libssl mapped" {
-    run env LD_PRELOAD="$LIBSTAPLE" LIBSTAPLE_LOG=stderr LIBSTAPLE_LOG_LEVEL=debug \
+    run env LD_PRELOAD="$PRELOAD" LIBSTAPLE_LOG=stderr LIBSTAPLE_LOG_LEVEL=debug \
         bash -c 'echo hello; grep -c libssl /proc/self/maps'
     [ "$status" -eq 1 ]   # grep found no libssl
     [ "$output" = "$(printf 'hello\n0')" ]
@@ -36,21 +36,27 @@ setup() {
     # except libstaple.so itself.
     unset LIBSTAPLE_CONF
     strace -f -qq -e trace=%file -o "$T/plain" \
-        env LD_PRELOAD= /usr/bin/sort /dev/null
+        env LD_PRELOAD="$PRELOAD_BASE" /usr/bin/sort /dev/null
     strace -f -qq -e trace=%file -o "$T/preload" \
-        env LD_PRELOAD="$LIBSTAPLE" /usr/bin/sort /dev/null
-    grep -o '"[^"]*"' "$T/plain" | grep -v LD_PRELOAD= | sort -u >"$T/plain.files"
-    grep -o '"[^"]*"' "$T/preload" | grep -v LD_PRELOAD= | sort -u >"$T/preload.files"
+        env LD_PRELOAD="$PRELOAD" /usr/bin/sort /dev/null
+    # libstaple.so was loaded ...
+    grep -q "\"$LIBSTAPLE\"" "$T/preload"
+    # ... and apart from shared libraries being loaded, nothing else was opened
+    grep -o '"[^"]*"' "$T/plain" | grep -v -e LD_PRELOAD= -E -e '\.so(\.[0-9]+)*"$' |
+        sort -u >"$T/plain.files"
+    grep -o '"[^"]*"' "$T/preload" | grep -v -e LD_PRELOAD= -E -e '\.so(\.[0-9]+)*"$' |
+        sort -u >"$T/preload.files"
     run comm -13 "$T/plain.files" "$T/preload.files"
-    [ "$output" = "\"$LIBSTAPLE\"" ]
+    [ "$output" = "" ]
 }
 
 @test "curl --version (links libssl, makes no connection) stays silent" {
+    [[ -z $PRELOAD_BASE ]] || skip "curl hangs in setlocale under libasan alone"
     unset LIBSTAPLE_LOG
-    run env LD_PRELOAD="$LIBSTAPLE" curl --version
+    run env LD_PRELOAD="$PRELOAD" curl --version
     [ "$status" -eq 0 ]
     [ "$output" = "$(curl --version)" ]
-    strace -f -qq -e trace=%file -o "$T/trace" env LD_PRELOAD="$LIBSTAPLE" \
+    strace -f -qq -e trace=%file -o "$T/trace" env LD_PRELOAD="$PRELOAD" \
         curl --version >/dev/null
     run grep -e libstaple.conf -e /var/lib/libstaple "$T/trace"
     [ "$output" = "" ]
@@ -58,7 +64,7 @@ setup() {
 
 @test "a client-only TLS program does not read the staple directory" {
     pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
-    strace -f -qq -e trace=%file -o "$T/trace" env LD_PRELOAD="$LIBSTAPLE" \
+    strace -f -qq -e trace=%file -o "$T/trace" env LD_PRELOAD="$PRELOAD" \
         openssl s_client -connect 127.0.0.1:1 </dev/null >/dev/null 2>&1 || true
     run grep -c "$T/staples" "$T/trace"
     [ "$output" = "0" ]

@@ -72,7 +72,7 @@ http {
     }
 }
 EOF
-    bg nginx env LD_PRELOAD="$LIBSTAPLE" nginx -p "$T/nginx" \
+    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" \
         -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
     wait_port "$PORT"
     [ "$(pgrep -c -P "$BG_PID")" -ge 2 ]
@@ -88,7 +88,7 @@ EOF
 }
 
 @test "a Python ssl server (libssl loaded by dlopen) staples" {
-    bg python env LD_PRELOAD="$LIBSTAPLE" python3 "$TOP/tests/lib/tls_server.py" \
+    bg python env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_server.py" \
         "$PORT" "$PKI/ecdsa.full.pem" "$PKI/ecdsa.key"
     wait_port "$PORT"
     [ "$(staple "$PORT")" = "$(serial ecdsa) good" ]
@@ -100,7 +100,7 @@ EOF
     mkdir "$T/empty" "$T/certs"
     cp "$PKI/vhost.full.pem" "$T/certs/site.pem"
     pki_ocsp "$PKI" vhost revoked issuer now "$T/certs/site.pem.ocsp"
-    bg python env LD_PRELOAD="$LIBSTAPLE" python3 "$TOP/tests/lib/tls_server.py" \
+    bg python env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_server.py" \
         "$PORT" "$T/certs/site.pem" "$PKI/vhost.key"
     wait_port "$PORT"
     [ "$(staple "$PORT")" = "$(serial vhost) revoked" ]
@@ -111,7 +111,7 @@ EOF
     echo "reload_interval = 1" >"$LIBSTAPLE_CONF"
     mkdir "$T/empty" "$T/certs"
     cp "$PKI/vhost.full.pem" "$T/certs/site.pem"
-    bg python env LD_PRELOAD="$LIBSTAPLE" python3 "$TOP/tests/lib/tls_server.py" \
+    bg python env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_server.py" \
         "$PORT" "$T/certs/site.pem" "$PKI/vhost.key"
     wait_port "$PORT"
     [ "$(staple "$PORT")" = "none" ]

@@ -5,6 +5,10 @@
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LIBSTAPLE=${LIBSTAPLE:-$TOP/libstaple.so}
+# What LD_PRELOAD holds besides libstaple (a sanitizer runtime under
+# `make check-asan`), and the whole LD_PRELOAD value the tests use.
+PRELOAD_BASE=${STAPLE_PRELOAD_BASE:-}
+PRELOAD="${PRELOAD_BASE:+$PRELOAD_BASE }$LIBSTAPLE"
 # shellcheck source=tests/lib/pki.sh
 source "$TOP/tests/lib/pki.sh"
 
@@ -74,7 +78,7 @@ setup_test() {
 s_server() {
     local port=$1 cert=$2
     shift 2
-    bg s_server env LD_PRELOAD="$LIBSTAPLE" openssl s_server -www \
+    bg s_server env LD_PRELOAD="$PRELOAD" openssl s_server -www \
         -accept "127.0.0.1:$port" -cert "$PKI/$cert.pem" \
         -key "$PKI/$cert.key" -cert_chain "$PKI/int.pem" "$@"
     wait_port "$port"
