@@ -15,13 +15,20 @@ SRCS = $(wildcard preload/*.c)
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard preload/*.h)
 
-all: libstaple.so
+all: libstaple.so staplectl
 
 libstaple.so: $(OBJS) preload/exports.map
 	$(CC) $(STAPLE_LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
 preload/%.o: preload/%.c $(HDRS)
 	$(CC) $(STAPLE_CFLAGS) -c -o $@ $<
+
+# staplectl: the same verifier and store code, linked with libssl directly
+# (--no-as-needed: its symbol table is filled from libssl, like the preload's).
+CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
+staplectl: tools/staplectl.c $(CTL_OBJS) $(HDRS)
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ tools/staplectl.c $(CTL_OBJS) \
+		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
 test: all
 	tests/run
@@ -44,6 +51,8 @@ check-asan: $(SRCS) $(HDRS) preload/exports.map
 install: all
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 0644 libstaple.so $(DESTDIR)$(LIBDIR)/libstaple.so
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 staplectl $(DESTDIR)$(PREFIX)/bin/staplectl
 	install -d $(DESTDIR)$(PREFIX)/share/doc/libstaple/examples
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/libstaple/
 	install -m 0644 config/libstaple.conf $(DESTDIR)$(PREFIX)/share/doc/libstaple/examples/
@@ -52,7 +61,7 @@ install: all
 	install -d -m 0755 $(DESTDIR)/var/lib/libstaple
 
 clean:
-	rm -f libstaple.so preload/*.o
+	rm -f libstaple.so staplectl preload/*.o
 	rm -rf tests/.work
 
 .PHONY: all test demo check-asan install clean

@@ -313,3 +313,34 @@ staple_conf_load(void)
 		    env.policy, staple_conf.policy);
 	staple_log_configure(staple_conf.log, staple_conf.log_level);
 }
+
+/* How well section `pattern` matches `host`: 0 not at all, more is better. */
+static size_t
+staple_conf_host_match(const char *pattern, const char *host)
+{
+	size_t plen = strlen(pattern), hlen = strlen(host);
+
+	if (strcasecmp(pattern, host) == 0)
+		return (size_t)-1;
+	/* "*.example.com" matches names ending in ".example.com" */
+	if (plen > 2 && pattern[0] == '*' && pattern[1] == '.' && hlen > plen - 1 &&
+	    strcasecmp(host + hlen - (plen - 1), pattern + 1) == 0)
+		return plen;
+	return 0;
+}
+
+int
+staple_conf_host_policy(const char *host)
+{
+	size_t best = 0, score;
+	int policy = staple_conf.policy;
+
+	for (int i = 0; host != NULL && i < staple_conf.nhosts; i++) {
+		score = staple_conf_host_match(staple_conf.hosts[i].name, host);
+		if (score > best && staple_conf.hosts[i].policy >= 0) {
+			best = score;
+			policy = staple_conf.hosts[i].policy;
+		}
+	}
+	return policy;
+}

@@ -48,6 +48,13 @@ void staple_conf_env(void);
 /* Apply defaults, then the config file, then the captured environment. */
 void staple_conf_load(void);
 
+/*
+ * The client policy for SNI name `host` (NULL: none sent): the [host]
+ * section naming it exactly, else the wildcard section with the longest
+ * matching suffix, else the default policy.
+ */
+int staple_conf_host_policy(const char *host);
+
 /* Parse a policy name; -1 when unknown. */
 int staple_policy_parse(const char *name);
 

@@ -13,11 +13,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "client.h"
 #include "config.h"
 #include "log.h"
 #include "ossl.h"
 #include "server.h"
+#include "staple.h"
 #include "store.h"
+#include "verify.h"
 
 #define STAPLE_EXPORT __attribute__((visibility("default")))
 #define CALLER __builtin_return_address(0)
@@ -44,11 +47,13 @@ staple_fork_prepare(void)
 {
 	staple_log_fork_prepare();
 	staple_store_fork_prepare();
+	staple_verify_fork_prepare();
 }
 
 static void
 staple_fork_parent(void)
 {
+	staple_verify_fork_parent();
 	staple_store_fork_parent();
 	staple_log_fork_parent();
 }
@@ -56,6 +61,7 @@ staple_fork_parent(void)
 static void
 staple_fork_child(void)
 {
+	staple_verify_fork_child();
 	staple_store_fork_child();
 	staple_log_fork_child();
 }
@@ -74,9 +80,10 @@ staple_init_once(void)
 	staple_conf_load();
 	if (!staple_ossl_resolve(init_caller))
 		return;
+	staple_md_init();
 	ctx_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0,
 	    NULL, NULL, NULL, staple_ctx_free);
-	if (ctx_index < 0 || pthread_atfork(staple_fork_prepare,
+	if (ctx_index < 0 || !staple_client_init() || pthread_atfork(staple_fork_prepare,
 	    staple_fork_parent, staple_fork_child) != 0)
 		return;
 	__atomic_store_n(&active, 1, __ATOMIC_RELEASE);
@@ -122,7 +129,7 @@ staple_status_cb(SSL *s, void *arg)
 		app = __atomic_load_n(&st->app_cb, __ATOMIC_ACQUIRE);
 	if (ossl.SSL_is_server(s))
 		return staple_server_status(s, app, arg);
-	return app != NULL ? app(s, arg) : 1;
+	return staple_client_status(s, app, arg);
 }
 
 /*
@@ -273,4 +280,68 @@ SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
 	if (ret == 1 && staple_active() && file != NULL)
 		staple_store_watch(file);
 	return ret;
+}
+
+/* A new client connection asks for a staple (policy permitting). */
+STAPLE_EXPORT SSL *
+SSL_new(SSL_CTX *ctx)
+{
+	__typeof__(&SSL_new) real = STAPLE_REAL(SSL_new, CALLER);
+	SSL *s;
+
+	if (real == NULL)
+		return NULL;
+	s = real(ctx);
+	if (s != NULL && staple_active() && !ossl.SSL_is_server(s))
+		staple_client_prepare(s);
+	return s;
+}
+
+/* A connection of a generic method becomes a client here. */
+STAPLE_EXPORT void
+SSL_set_connect_state(SSL *s)
+{
+	__typeof__(&SSL_set_connect_state) real =
+	    STAPLE_REAL(SSL_set_connect_state, CALLER);
+
+	if (real == NULL)
+		return;
+	real(s);
+	if (staple_active())
+		staple_client_prepare(s);
+}
+
+/* Command 55 (SNI name): the per-host policy may differ from the default. */
+STAPLE_EXPORT long
+SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
+{
+	__typeof__(&SSL_ctrl) real = STAPLE_REAL(SSL_ctrl, CALLER);
+	long ret;
+
+	if (real == NULL)
+		return 0;
+	ret = real(s, cmd, larg, parg);
+	if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && ret == 1 && staple_active() &&
+	    !ossl.SSL_is_server(s))
+		staple_client_prepare(s);
+	return ret;
+}
+
+/*
+ * No bypass through resumption: a session that was not established under
+ * an accepting verdict is not offered; the handshake is a full one instead.
+ */
+STAPLE_EXPORT int
+SSL_set_session(SSL *s, SSL_SESSION *sess)
+{
+	__typeof__(&SSL_set_session) real = STAPLE_REAL(SSL_set_session, CALLER);
+
+	if (real == NULL)
+		return 0;
+	if (sess != NULL && staple_active() && !staple_client_may_resume(s, sess)) {
+		staple_log(STAPLE_INFO, "not resuming a session without an"
+		    " accepted staple");
+		sess = NULL;
+	}
+	return real(s, sess);
 }

@@ -28,8 +28,20 @@
 	X(SSL_CTX_use_certificate, 1) \
 	X(SSL_CTX_use_certificate_file, 1) \
 	X(SSL_CTX_use_certificate_chain_file, 1) \
-	/* libssl */ \
+	X(SSL_new, 1) \
 	X(SSL_ctrl, 1) \
+	X(SSL_set_connect_state, 1) \
+	X(SSL_set_session, 1) \
+	/* libssl */ \
+	X(SSL_get_ex_data, 1) \
+	X(SSL_set_ex_data, 1) \
+	X(SSL_get_session, 1) \
+	X(SSL_SESSION_get_ex_data, 1) \
+	X(SSL_SESSION_set_ex_data, 1) \
+	X(SSL_session_reused, 1) \
+	X(SSL_get0_verified_chain, 1) \
+	X(SSL_get_peer_cert_chain, 1) \
+	X(SSL_CTX_get_cert_store, 1) \
 	X(SSL_is_server, 1) \
 	X(SSL_get_SSL_CTX, 1) \
 	X(SSL_get_certificate, 1) \
@@ -43,8 +55,13 @@
 	X(CRYPTO_free, 1) \
 	X(ERR_set_mark, 1) \
 	X(ERR_pop_to_mark, 1) \
+	X(ERR_peek_last_error, 1) \
+	X(ERR_reason_error_string, 1) \
 	X(OPENSSL_sk_num, 1) \
 	X(OPENSSL_sk_value, 1) \
+	X(OPENSSL_sk_free, 1) \
+	X(ASN1_INTEGER_get, 1) \
+	X(ASN1_INTEGER_free, 1) \
 	X(ASN1_STRING_get0_data, 1) \
 	X(ASN1_STRING_length, 1) \
 	X(ASN1_STRING_type, 1) \
@@ -54,6 +71,12 @@
 	X(EVP_get_digestbyname, 1) \
 	X(EVP_MD_fetch, 0) \
 	X(EVP_Digest, 1) \
+	X(EVP_sha1, 1) \
+	X(X509_digest, 1) \
+	X(X509_get_ext_d2i, 1) \
+	X(X509_STORE_new, 1) \
+	X(X509_STORE_free, 1) \
+	X(X509_STORE_load_locations, 1) \
 	X(X509_get_issuer_name, 1) \
 	X(X509_get_subject_name, 1) \
 	X(X509_get0_serialNumber, 1) \
@@ -73,7 +96,8 @@
 	X(OCSP_resp_get0, 1) \
 	X(OCSP_SINGLERESP_get0_id, 1) \
 	X(OCSP_id_get0_info, 1) \
-	X(OCSP_single_get0_status, 1)
+	X(OCSP_single_get0_status, 1) \
+	X(OCSP_basic_verify, 1)
 
 struct staple_ossl {
 #define STAPLE_OSSL_MEMBER(name, required) __typeof__(&name) name;

@@ -1,8 +1,10 @@
 /*
- * staple.h - one staple file: a DER OCSP response and the CertIDs it covers.
+ * staple.h - OCSP responses as plain data, shared by both roles: parsing a
+ * DER response into entries, matching entries to a certificate by CertID,
+ * and the time rules.
  *
- * A parsed file holds plain data only (no OpenSSL objects), so snapshots
- * can share it between threads and free it without calling into OpenSSL.
+ * Entries hold no OpenSSL objects, so snapshots can share them between
+ * threads and free them without calling into OpenSSL.
  */
 #ifndef STAPLE_STAPLE_H
 #define STAPLE_STAPLE_H
@@ -11,13 +13,16 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "ossl.h"
+
 #define STAPLE_HASH_MAX 64	/* the largest CertID hash: SHA-512 */
 #define STAPLE_SERIAL_MAX 32	/* RFC 5280 allows 20 octets; be lenient */
 #define STAPLE_FILE_MAX (1 << 20) /* larger files are not OCSP responses */
+#define STAPLE_MD_MAX 5		/* CertID hashes: SHA-1 and SHA-2 */
 
 /* One SingleResponse of a response. */
 struct staple_entry {
-	const struct staple_file *file;
+	const struct staple_file *file;	/* the store's file; NULL elsewhere */
 	int md_nid;		/* the CertID hash algorithm */
 	unsigned char hash_len;
 	unsigned char serial_len;
@@ -30,7 +35,7 @@ struct staple_entry {
 	time_t next_update;	/* 0: the response has none */
 };
 
-/* A file as last seen on disk, parsed. */
+/* A staple file as last seen on disk, parsed. */
 struct staple_file {
 	int refs;		/* snapshots holding it (atomic) */
 	char *name;		/* relative to the staple directory, or absolute */
@@ -44,19 +49,60 @@ struct staple_file {
 	struct staple_entry *entries;
 };
 
+/* Fetch the CertID digests once, at setup, before any handshake. */
+void staple_md_init(void);
+
 /*
- * Parse `der` (taking ownership of it, a malloc()ed buffer) as the content
- * of the file `name`; `label` names it in log lines. Returns a file with
- * refs = 1, or NULL on allocation failure. A file that is not a usable
- * response gets nentries = 0 and one log line saying why.
+ * Parse a DER OCSP response into *entries (malloc()ed; *n of them). Returns
+ * 1, or 0 with *why set when it is not a usable response (not DER, not
+ * successful, no usable SingleResponse). Leaves OpenSSL's error queue as it
+ * found it.
  */
-struct staple_file *staple_file_parse(const char *name, const char *label,
-    unsigned char *der, size_t len);
+int staple_parse(const unsigned char *der, size_t len,
+    struct staple_entry **entries, size_t *n, const char **why);
+
+/*
+ * A staple file for `name` with content `der` (a malloc()ed buffer it takes
+ * over), refs = 1; NULL on allocation failure. When it is not a usable
+ * response, nentries is 0 and *why says why.
+ */
+struct staple_file *staple_file_parse(const char *name, unsigned char *der,
+    size_t len, const char **why);
 
 /* Take another reference. */
 void staple_file_hold(struct staple_file *f);
 
 /* Drop a reference; frees the file with the last one. NULL-safe. */
 void staple_file_release(struct staple_file *f);
+
+/*
+ * A certificate's CertID, hashed lazily per algorithm as entries ask for it.
+ * Lives on the stack for one lookup.
+ */
+struct staple_certid {
+	X509 *leaf, *issuer;	/* issuer NULL: match name hash and serial only */
+	const unsigned char *serial;
+	size_t serial_len;
+	int serial_neg;
+	int nid[STAPLE_MD_MAX], state[STAPLE_MD_MAX];
+	unsigned int len[STAPLE_MD_MAX];
+	unsigned char name_hash[STAPLE_MD_MAX][STAPLE_HASH_MAX];
+	unsigned char key_hash[STAPLE_MD_MAX][STAPLE_HASH_MAX];
+};
+
+/* Start a CertID for `leaf` issued by `issuer` (NULL when unknown). */
+void staple_certid_init(struct staple_certid *id, X509 *leaf, X509 *issuer);
+
+/* Whether entry `e` is about that certificate. */
+int staple_certid_match(struct staple_certid *id, const struct staple_entry *e);
+
+enum staple_when { STAPLE_CURRENT, STAPLE_EXPIRED, STAPLE_FUTURE };
+
+/*
+ * Where `e` stands at `now`: thisUpdate may be clock_skew in the future;
+ * nextUpdate may have passed by `grace` seconds (the server allows none, the
+ * client the skew); without nextUpdate, thisUpdate may be max_age old.
+ */
+int staple_entry_when(const struct staple_entry *e, time_t now, long grace);
 
 #endif

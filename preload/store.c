@@ -29,14 +29,6 @@ struct staple_snapshot {
 	const struct staple_entry **slots;
 };
 
-/* The CertID hash algorithms seen so far: append-only, read without a lock. */
-#define MD_MAX 8
-static struct {
-	int nid;
-	const EVP_MD *md;
-} md_table[MD_MAX];
-static int md_count;			/* atomic */
-
 #define WATCH_MAX 64
 static char *watch[WATCH_MAX];		/* CERTFILE.ocsp paths: append-only */
 static int watch_count;			/* atomic */
@@ -83,31 +75,6 @@ staple_serial_bucket(const unsigned char *serial, size_t len, size_t mask)
 	return staple_hash(STAPLE_HASH_INIT, serial, len) & mask;
 }
 
-/* The digest for a CertID hash algorithm, remembered for the handshakes. */
-static const EVP_MD *
-staple_md(int nid)
-{
-	int n = __atomic_load_n(&md_count, __ATOMIC_ACQUIRE);
-	const EVP_MD *md = NULL;
-
-	for (int i = 0; i < n; i++)
-		if (md_table[i].nid == nid)
-			return md_table[i].md;
-	if (n == MD_MAX)
-		return NULL;
-	/* Only the rebuilding thread gets here; fetch once (3.x) for speed. */
-	if (ossl.EVP_MD_fetch != NULL)
-		md = ossl.EVP_MD_fetch(NULL, ossl.OBJ_nid2sn(nid), NULL);
-	if (md == NULL)
-		md = ossl.EVP_get_digestbyname(ossl.OBJ_nid2sn(nid));
-	if (md == NULL)
-		return NULL;
-	md_table[n].nid = nid;
-	md_table[n].md = md;
-	__atomic_store_n(&md_count, n + 1, __ATOMIC_RELEASE);
-	return md;
-}
-
 static int
 staple_file_cmp(const void *a, const void *b)
 {
@@ -121,11 +88,8 @@ staple_snapshot_index(struct staple_snapshot *s)
 {
 	size_t n = 0, buckets = 16, k;
 
-	for (size_t i = 0; i < s->nfiles; i++) {
+	for (size_t i = 0; i < s->nfiles; i++)
 		n += s->files[i]->nentries;
-		for (size_t j = 0; j < s->files[i]->nentries; j++)
-			(void)staple_md(s->files[i]->entries[j].md_nid);
-	}
 	while (buckets < 2 * n)
 		buckets *= 2;
 	s->mask = buckets - 1;
@@ -227,6 +191,7 @@ staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
     const char *label)
 {
 	struct staple_file *f, **grown;
+	const char *why;
 	struct stat st;
 	unsigned char *der;
 	size_t len = 0;
@@ -247,8 +212,13 @@ staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
 	} else {
 		if ((der = staple_read(at, name, label, &len)) == NULL)
 			return 1;
-		if ((f = staple_file_parse(name, label, der, len)) == NULL)
+		if ((f = staple_file_parse(name, der, len, &why)) == NULL)
 			return 0;
+		if (why != NULL)
+			staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
+		else
+			staple_log(STAPLE_DEBUG, "%s: %zu certificate(s)", label,
+			    f->nentries);
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
 		f->size = st.st_size;
@@ -491,69 +461,6 @@ staple_store_tick(void)
 	staple_store_unclaim();
 }
 
-/* Handshake-local memo of the leaf's CertID hashes, per algorithm. */
-struct staple_certid {
-	X509 *leaf, *issuer;
-	int nid[MD_MAX], done[MD_MAX], failed[MD_MAX];
-	unsigned char name_hash[MD_MAX][STAPLE_HASH_MAX];
-	unsigned char key_hash[MD_MAX][STAPLE_HASH_MAX];
-	unsigned int len[MD_MAX];
-};
-
-/* Compute the leaf's CertID hashes for `nid`; its memo slot, or -1. */
-static int
-staple_certid_hash(struct staple_certid *id, int nid)
-{
-	const unsigned char *der;
-	const EVP_MD *md;
-	size_t derlen;
-	unsigned int klen;
-	int i;
-
-	for (i = 0; i < MD_MAX && id->done[i]; i++)
-		if (id->nid[i] == nid)
-			return id->failed[i] ? -1 : i;
-	if (i == MD_MAX)
-		return -1;
-	id->done[i] = 1;
-	id->nid[i] = nid;
-	md = staple_md(nid);
-	id->failed[i] = md == NULL ||
-	    !ossl.X509_NAME_get0_der(ossl.X509_get_issuer_name(id->leaf), &der,
-	    &derlen) ||
-	    !ossl.EVP_Digest(der, derlen, id->name_hash[i], &id->len[i], md,
-	    NULL) ||
-	    (id->issuer != NULL && (!ossl.X509_pubkey_digest(id->issuer, md,
-	    id->key_hash[i], &klen) || klen != id->len[i]));
-	return id->failed[i] ? -1 : i;
-}
-
-/* Whether entry `e` is about the leaf (and its issuer's key, when known). */
-static int
-staple_certid_match(struct staple_certid *id, const struct staple_entry *e)
-{
-	int i = staple_certid_hash(id, e->md_nid);
-
-	return i >= 0 && id->len[i] == e->hash_len &&
-	    memcmp(id->name_hash[i], e->name_hash, e->hash_len) == 0 &&
-	    (id->issuer == NULL ||
-	    memcmp(id->key_hash[i], e->key_hash, e->hash_len) == 0);
-}
-
-enum staple_when { STAPLE_CURRENT, STAPLE_EXPIRED, STAPLE_FUTURE };
-
-/* Where `e` stands at `now`: served only when current. */
-static int
-staple_entry_when(const struct staple_entry *e, time_t now)
-{
-	if (e->this_update > now + staple_conf.clock_skew)
-		return STAPLE_FUTURE;
-	if (e->next_update != 0 ? now >= e->next_update :
-	    now - e->this_update > staple_conf.max_age)
-		return STAPLE_EXPIRED;
-	return STAPLE_CURRENT;
-}
-
 /* Say once per log interval why the leaf gets no staple. */
 static void
 staple_store_explain(X509 *leaf, const struct staple_entry *stale,
@@ -572,7 +479,9 @@ staple_store_explain(X509 *leaf, const struct staple_entry *stale,
 	if (!staple_log_enabled(STAPLE_WARN) ||
 	    !staple_log_once(key, staple_conf.log_interval))
 		return;
-	for (size_t i = 0; i < serial_len && i < STAPLE_SERIAL_MAX; i++)
+	if (serial_len > STAPLE_SERIAL_MAX)
+		serial_len = STAPLE_SERIAL_MAX;
+	for (size_t i = 0; i < serial_len; i++)
 		snprintf(hex + 2 * i, 3, "%02X", serial[i]);
 	hex[2 * serial_len] = '\0';
 	ossl.X509_NAME_oneline(ossl.X509_get_subject_name(leaf), subject,
@@ -601,26 +510,22 @@ size_t
 staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 {
 	const struct staple_entry *e, *best = NULL, *stale = NULL, *future = NULL;
-	struct staple_certid id = { .leaf = leaf, .issuer = issuer };
+	struct staple_certid id;
 	struct staple_snapshot *s;
-	const ASN1_INTEGER *sn = ossl.X509_get0_serialNumber(leaf);
-	const unsigned char *serial = ossl.ASN1_STRING_get0_data(sn);
-	size_t serial_len = ossl.ASN1_STRING_length(sn), len = 0;
-	int neg = ossl.ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER;
 	time_t now = time(NULL);
+	size_t len = 0;
 
 	staple_store_open();
 	staple_store_tick();
+	staple_certid_init(&id, leaf, issuer);
 	if ((s = staple_snapshot_hold()) == NULL)
 		return 0;
-	size_t b = staple_serial_bucket(serial, serial_len, s->mask);
+	size_t b = staple_serial_bucket(id.serial, id.serial_len, s->mask);
 	for (uint32_t i = s->start[b]; i < s->start[b + 1]; i++) {
 		e = s->slots[i];
-		if (e->serial_len != serial_len || e->serial_neg != neg ||
-		    memcmp(e->serial, serial, serial_len) != 0 ||
-		    !staple_certid_match(&id, e))
+		if (!staple_certid_match(&id, e))
 			continue;
-		switch (staple_entry_when(e, now)) {
+		switch (staple_entry_when(e, now, 0)) {
 		case STAPLE_CURRENT:
 			if (best == NULL || e->this_update > best->this_update)
 				best = e;
@@ -638,7 +543,7 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 		len = best->file->der_len;
 		staple_log(STAPLE_DEBUG, "stapling %s", best->file->name);
 	} else if (best == NULL) {
-		staple_store_explain(leaf, stale, future, serial, serial_len);
+		staple_store_explain(leaf, stale, future, id.serial, id.serial_len);
 	}
 	staple_snapshot_release(s);
 	return len;

@@ -1,0 +1,33 @@
+/*
+ * client.h - the client role: request a staple, verify it, apply the policy.
+ */
+#ifndef STAPLE_CLIENT_H
+#define STAPLE_CLIENT_H
+
+#include "ossl.h"
+#include "server.h"
+
+/* Allocate the SSL and SSL_SESSION ex_data slots; 0 on failure. */
+int staple_client_init(void);
+
+/*
+ * Ask for a staple in this client handshake, or stop asking, as the policy
+ * for its SNI name says. Called whenever the SSL becomes a client or gets a
+ * name. A request the program made itself is never withdrawn.
+ */
+void staple_client_prepare(SSL *s);
+
+/*
+ * Whether the program may resume `sess` on `s`: only a session established
+ * under a verdict that accepted it (or any, when the policy is off).
+ */
+int staple_client_may_resume(SSL *s, SSL_SESSION *sess);
+
+/*
+ * The status callback's client half: classify the staple, apply the policy,
+ * and on acceptance run the program's own callback `app` (whose verdict
+ * stands). Returns 0 to fail the handshake with bad_certificate_status_response.
+ */
+int staple_client_status(SSL *s, staple_status_fn app, void *arg);
+
+#endif
