@@ -30,7 +30,12 @@ staplectl: tools/staplectl.c $(CTL_OBJS) $(HDRS)
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ tools/staplectl.c $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
-test: all
+# A small client with its own status callback, for the tests.
+tests/.work/statuscb: tests/lib/statuscb.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+
+test: all tests/.work/statuscb
 	tests/run
 
 demo: all
@@ -39,7 +44,7 @@ demo: all
 # The library built with AddressSanitizer + UBSan, and the whole suite under it.
 ASAN_LIB = tests/.work/asan/libstaple.so
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-check-asan: $(SRCS) $(HDRS) preload/exports.map
+check-asan: $(SRCS) $(HDRS) preload/exports.map all tests/.work/statuscb
 	mkdir -p $(dir $(ASAN_LIB))
 	$(CC) $(STAPLE_CFLAGS) $(SANITIZE) $(STAPLE_LDFLAGS) -o $(ASAN_LIB) $(SRCS) $(LIBS)
 	LIBSTAPLE=$(CURDIR)/$(ASAN_LIB) \

@@ -2,23 +2,21 @@
  * client.c - the client half of the status callback, and what surrounds it:
  * asking for a staple and keeping resumption from bypassing the check.
  */
+#include "accepted.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
 #include "verify.h"
 
 static int ssl_index = -1;	/* SSL: &request_mark when libstaple asked */
-static int session_index = -1;	/* SSL_SESSION: &accepted_mark when accepted */
-static char request_mark, accepted_mark;
+static char request_mark;
 
 int
 staple_client_init(void)
 {
 	ssl_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL,
 	    NULL, NULL, NULL);
-	session_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_SESSION,
-	    0, NULL, NULL, NULL, NULL);
-	return ssl_index >= 0 && session_index >= 0;
+	return ssl_index >= 0;
 }
 
 /* The SNI name this client sends, or NULL. */
@@ -51,7 +49,7 @@ staple_client_may_resume(SSL *s, SSL_SESSION *sess)
 {
 	if (staple_conf_host_policy(staple_client_host(s)) == STAPLE_POLICY_OFF)
 		return 1;
-	return ossl.SSL_SESSION_get_ex_data(sess, session_index) == &accepted_mark;
+	return staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL));
 }
 
 /* Whether `policy` rejects `verdict` for a (Must-Staple or not) leaf. */
@@ -154,8 +152,8 @@ staple_client_status(SSL *s, staple_status_fn app, void *arg)
 	ossl.ERR_set_mark();
 	if (ossl.SSL_session_reused(s)) {
 		/* TLS 1.3 resumption: no staple; the session's verdict decides. */
-		reject = sess == NULL || ossl.SSL_SESSION_get_ex_data(sess,
-		    session_index) != &accepted_mark;
+		reject = sess == NULL ||
+		    !staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL));
 		if (reject)
 			staple_log(STAPLE_ERROR, "%s: rejected a resumed session"
 			    " without an accepted staple (policy %s)",
@@ -165,9 +163,7 @@ staple_client_status(SSL *s, staple_status_fn app, void *arg)
 		verdict = staple_client_verdict(s, &leaf, &must, &why);
 		reject = staple_policy_rejects(policy, verdict, must);
 		staple_client_log(s, leaf, policy, verdict, must, reject, why);
-		if (sess != NULL)
-			ossl.SSL_SESSION_set_ex_data(sess, session_index,
-			    reject ? NULL : &accepted_mark);
+		staple_accepted_set(leaf, !reject, time(NULL));
 	}
 	ossl.ERR_pop_to_mark();
 	if (reject)

@@ -7,7 +7,7 @@
 #include "ossl.h"
 #include "server.h"
 
-/* Allocate the SSL and SSL_SESSION ex_data slots; 0 on failure. */
+/* Allocate the SSL ex_data slot; 0 on failure. */
 int staple_client_init(void);
 
 /*
@@ -18,8 +18,8 @@ int staple_client_init(void);
 void staple_client_prepare(SSL *s);
 
 /*
- * Whether the program may resume `sess` on `s`: only a session established
- * under a verdict that accepted it (or any, when the policy is off).
+ * Whether the program may resume `sess` on `s`: only a session with a server
+ * certificate this process accepted (or any, when the policy is off).
  */
 int staple_client_may_resume(SSL *s, SSL_SESSION *sess);
 

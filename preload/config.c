@@ -94,11 +94,17 @@ staple_conf_policy(const char *where, int line, const char *v, int current)
 	int p = staple_policy_parse(v);
 	int kept = current > STAPLE_POLICY_MUST_STAPLE ? current :
 	    STAPLE_POLICY_MUST_STAPLE;
+	char at[PATH_MAX + 16];
 
 	if (p >= 0)
 		return p;
-	staple_log(STAPLE_ERROR, "%s:%d: bad policy '%s' (off, request, soft,"
-	    " must-staple or require); keeping %s", where, line, v,
+	/* line 0: the value came from the environment variable `where` */
+	if (line > 0)
+		snprintf(at, sizeof(at), "%s:%d", where, line);
+	else
+		snprintf(at, sizeof(at), "%s", where);
+	staple_log(STAPLE_ERROR, "%s: bad policy '%s' (off, request, soft,"
+	    " must-staple or require); keeping %s", at, v,
 	    staple_policy_name(kept));
 	return kept;
 }

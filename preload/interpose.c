@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "accepted.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
@@ -48,11 +49,13 @@ staple_fork_prepare(void)
 	staple_log_fork_prepare();
 	staple_store_fork_prepare();
 	staple_verify_fork_prepare();
+	staple_accepted_fork_prepare();
 }
 
 static void
 staple_fork_parent(void)
 {
+	staple_accepted_fork_parent();
 	staple_verify_fork_parent();
 	staple_store_fork_parent();
 	staple_log_fork_parent();
@@ -61,6 +64,7 @@ staple_fork_parent(void)
 static void
 staple_fork_child(void)
 {
+	staple_accepted_fork_child();
 	staple_verify_fork_child();
 	staple_store_fork_child();
 	staple_log_fork_child();

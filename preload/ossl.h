@@ -36,8 +36,7 @@
 	X(SSL_get_ex_data, 1) \
 	X(SSL_set_ex_data, 1) \
 	X(SSL_get_session, 1) \
-	X(SSL_SESSION_get_ex_data, 1) \
-	X(SSL_SESSION_set_ex_data, 1) \
+	X(SSL_SESSION_get0_peer, 1) \
 	X(SSL_session_reused, 1) \
 	X(SSL_get0_verified_chain, 1) \
 	X(SSL_get_peer_cert_chain, 1) \

@@ -224,8 +224,11 @@ staple_verify(const unsigned char *der, long len, struct staple_check *c)
 		ok = staple_signature_ok(der, len, c);
 		if (fplen)
 			staple_cache_put(fp, c->store, der, len, ok, until);
-	} else if (!ok) {
-		c->why = "signature not trusted";
+		staple_log(STAPLE_DEBUG, "staple signature verified");
+	} else {
+		if (!ok)
+			c->why = "signature not trusted";
+		staple_log(STAPLE_DEBUG, "staple signature result from cache");
 	}
 	ossl.ERR_pop_to_mark();
 	return ok ? verdict : STAPLE_INVALID;
