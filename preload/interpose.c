@@ -34,6 +34,7 @@ struct staple_ctx {
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static const void *init_caller;
 static int active;		/* 1 once set up; 0: step aside (pass through) */
+static int init_done;		/* staple_init_once has run */
 static int ctx_index = -1;
 
 /* Only the environment at load: a process that never uses TLS opens nothing. */
@@ -78,19 +79,27 @@ staple_ctx_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	free(ptr);
 }
 
-static void
-staple_init_once(void)
+/* Whether the setup worked: configuration, symbols, ex_data slots, fork hooks. */
+static int
+staple_setup(void)
 {
 	staple_conf_load();
 	if (!staple_ossl_resolve(init_caller))
-		return;
+		return 0;
 	staple_md_init();
 	ctx_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0,
 	    NULL, NULL, NULL, staple_ctx_free);
-	if (ctx_index < 0 || !staple_client_init() || pthread_atfork(staple_fork_prepare,
-	    staple_fork_parent, staple_fork_child) != 0)
-		return;
-	__atomic_store_n(&active, 1, __ATOMIC_RELEASE);
+	return ctx_index >= 0 && staple_client_init() &&
+	    pthread_atfork(staple_fork_prepare, staple_fork_parent,
+	    staple_fork_child) == 0;
+}
+
+static void
+staple_init_once(void)
+{
+	if (staple_setup())
+		__atomic_store_n(&active, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
 }
 
 /* Whether libstaple is set up and has not stepped aside. */
@@ -100,12 +109,17 @@ staple_active(void)
 	return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
 }
 
-/* Set libstaple up on first use; whether it is active (else pass through). */
+/*
+ * Set libstaple up on first use; whether it is active (else pass through).
+ * After the first call this is two loads: it runs on every SSL_ctrl.
+ */
 static int
 staple_init(const void *caller)
 {
 	const void *none = NULL;
 
+	if (__atomic_load_n(&init_done, __ATOMIC_ACQUIRE))
+		return staple_active();
 	__atomic_compare_exchange_n(&init_caller, &none, caller, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	pthread_once(&init_once, staple_init_once);

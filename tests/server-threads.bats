@@ -1,0 +1,47 @@
+#!/usr/bin/env bats
+# Server role under concurrency: a threaded server answering parallel
+# clients while its staple is replaced underneath it.
+
+load lib/common
+
+setup() {
+    setup_test
+    PORT=$(free_port)
+}
+
+teardown() {
+    kill_bg
+}
+
+@test "threaded Python server, 8 parallel clients, staple replaced every 100 ms" {
+    echo "reload_interval = 1" >"$LIBSTAPLE_CONF"
+    pki_ocsp "$PKI" rsa good issuer now "$T/good.der"
+    pki_ocsp "$PKI" rsa revoked issuer now "$T/revoked.der"
+    cp "$T/good.der" "$T/staples/rsa.der"
+    bg python env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_server.py" \
+        "$PORT" "$PKI/rsa.full.pem" "$PKI/rsa.key" --threads
+    local server=$BG_PID
+    wait_port "$PORT"
+    # the replacer: good and revoked in turn, by rename, for as long as it runs
+    bg replacer bash -c "while :; do
+        for f in good revoked; do
+            cp '$T/'\$f.der '$T/staples/.tmp' && mv '$T/staples/.tmp' '$T/staples/rsa.der'
+            sleep 0.1
+        done
+    done"
+    local clients=()
+    for i in 1 2 3 4 5 6 7 8; do
+        (for _ in 1 2 3 4 5 6 7 8 9 10; do staple "$PORT"; done >"$T/seen.$i") &
+        clients+=($!)
+    done
+    wait "${clients[@]}"
+    cat "$T"/seen.* | sort | uniq -c >&2
+    # 80 handshakes, every one stapled with this certificate's response
+    [ "$(cat "$T"/seen.* | wc -l)" -eq 80 ]
+    [ "$(grep -c -v -x -e "$(serial rsa) good" -e "$(serial rsa) revoked" \
+        "$T"/seen.*  | awk -F: '{ n += $2 } END { print n }')" -eq 0 ]
+    # both staples were seen: the reloads happened under load
+    grep -q -x "$(serial rsa) good" "$T"/seen.*
+    grep -q -x "$(serial rsa) revoked" "$T"/seen.*
+    kill -0 "$server"
+}
