@@ -26,8 +26,9 @@ preload/%.o: preload/%.c $(HDRS)
 # staplectl: the same verifier and store code, linked with libssl directly
 # (--no-as-needed: its symbol table is filled from libssl, like the preload's).
 CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
-staplectl: tools/staplectl.c $(CTL_OBJS) $(HDRS)
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ tools/staplectl.c $(CTL_OBJS) \
+CTL_SRCS = $(wildcard tools/*.c)
+staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $(CTL_SRCS) $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
 # A small client with its own status callback, for the tests.

@@ -64,9 +64,8 @@ staple_conf_env(void)
 	    sizeof(env.level));
 }
 
-/* A duration: digits with an optional s, m, h or d suffix. -1 when bad. */
-static long
-staple_conf_duration(const char *v)
+long
+staple_duration_parse(const char *v)
 {
 	char *end;
 	long n;
@@ -154,7 +153,7 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
 		if (strcmp(key, durations[i].key) != 0)
 			continue;
-		d = staple_conf_duration(v);
+		d = staple_duration_parse(v);
 		if (d < durations[i].min || d > durations[i].max)
 			staple_log(STAPLE_ERROR, "%s:%d: bad %s '%s' (%ld to %ld"
 			    " seconds); keeping %ld", file, line, key, v,

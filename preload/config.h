@@ -55,6 +55,9 @@ void staple_conf_load(void);
  */
 int staple_conf_host_policy(const char *host);
 
+/* A duration: digits with an optional s, m, h or d suffix; -1 when bad. */
+long staple_duration_parse(const char *v);
+
 /* Parse a policy name; -1 when unknown. */
 int staple_policy_parse(const char *name);
 

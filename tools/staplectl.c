@@ -1,57 +1,57 @@
 /*
  * staplectl - the operator's front end to libstaple's own code.
  *
+ *   staplectl show [--warn DURATION] [DIR|FILE ...]
  *   staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]
  *                    [--untrusted FILE] [--at TIME] [--partial-chain] RESPONSE
+ *   staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]
+ *                   [--CAfile FILE] [--timeout SECONDS]
  *
- * prints the client role's verdict on the DER OCSP response RESPONSE for
- * the certificate LEAF, and why: "good", "revoked" or "invalid: REASON"
- * ("missing" for an empty file). Exit status: 0 good, 1 revoked, 2 missing
- * or invalid, 3 usage or I/O error.
- *
- * It runs the very verifier the library runs in client handshakes
- * (preload/verify.c); only reading files and arguments is its own.
+ * The parsing, matching, time rules and verification are the library's own
+ * (preload/staple.c, preload/verify.c), called through the same OpenSSL
+ * symbol table; only files, arguments and output are staplectl's.
  */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "../preload/config.h"
 #include "../preload/log.h"
 #include "../preload/ossl.h"
 #include "../preload/staple.h"
-#include "../preload/verify.h"
+#include "staplectl.h"
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: staplectl verify --cert LEAF [--issuer CERT]"
-	    " [--CAfile FILE]\n                 [--untrusted FILE] [--at TIME]"
-	    " [--partial-chain] RESPONSE\n");
+	fprintf(stderr,
+	    "usage: staplectl show [--warn DURATION] [DIR|FILE ...]\n"
+	    "       staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]\n"
+	    "                 [--untrusted FILE] [--at TIME] [--partial-chain] RESPONSE\n"
+	    "       staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]\n"
+	    "                 [--CAfile FILE] [--timeout SECONDS]\n");
 	exit(3);
 }
 
-static void
-die(const char *what, const char *file)
+void
+ctl_die(const char *what, const char *msg)
 {
-	fprintf(stderr, "staplectl: %s: %s\n", file, what);
+	fprintf(stderr, "staplectl: %s: %s\n", what, msg);
 	exit(3);
 }
 
-/* Every PEM certificate in `file`, appended to `certs`; the first returned. */
-static X509 *
-read_certs(const char *file, STACK_OF(X509) *certs)
+X509 *
+ctl_read_certs(const char *file, STACK_OF(X509) *certs)
 {
 	FILE *f = fopen(file, "re");
 	X509 *x, *first = NULL;
 
 	if (f == NULL)
-		die("cannot open", file);
+		ctl_die(file, "cannot open");
 	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
 		if (first == NULL)
 			first = x;
@@ -60,27 +60,26 @@ read_certs(const char *file, STACK_OF(X509) *certs)
 	fclose(f);
 	ERR_clear_error();
 	if (first == NULL)
-		die("no PEM certificate", file);
+		ctl_die(file, "no PEM certificate");
 	return first;
 }
 
-/* A file's bytes. */
-static unsigned char *
-read_file(const char *file, long *len)
+unsigned char *
+ctl_read_file(const char *file, long *len)
 {
 	FILE *f = fopen(file, "re");
-	unsigned char *buf = malloc(STAPLE_FILE_MAX);
+	unsigned char *buf;
 
-	if (f == NULL || buf == NULL)
-		die("cannot open", file);
-	*len = (long)fread(buf, 1, STAPLE_FILE_MAX, f);
+	if (f == NULL)
+		return NULL;
+	if ((buf = malloc(STAPLE_FILE_MAX)) != NULL)
+		*len = (long)fread(buf, 1, STAPLE_FILE_MAX, f);
 	fclose(f);
 	return buf;
 }
 
-/* TIME: seconds since the epoch, or YYYY-MM-DD[THH:MM:SS] in UTC. */
-static time_t
-parse_time(const char *s)
+time_t
+ctl_parse_time(const char *s)
 {
 	struct tm tm = { 0 };
 	char *end;
@@ -89,68 +88,25 @@ parse_time(const char *s)
 	if (*end == '\0' && end != s)
 		return (time_t)n;
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL || *end != '\0') {
+	if (end == NULL) {
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(s, "%Y-%m-%d", &tm);
 	}
 	if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0))
-		usage();
+		ctl_die(s, "not a time (seconds, or YYYY-MM-DD[THH:MM:SS])");
 	return timegm(&tm);
 }
 
-static int
-cmd_verify(int argc, char **argv)
+X509_STORE *
+ctl_store(const char *cafile)
 {
-	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "CAfile", required_argument, NULL, 'a' },
-		{ "untrusted", required_argument, NULL, 'u' },
-		{ "at", required_argument, NULL, 't' },
-		{ "partial-chain", no_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
-	};
-	STACK_OF(X509) *untrusted = sk_X509_new_null(), *leafs = sk_X509_new_null();
-	const char *cafile = NULL;
-	struct staple_check c = { 0 };
 	X509_STORE *store = X509_STORE_new();
-	unsigned char *der;
-	long len;
-	int opt, partial = 0, verdict;
 
-	c.now = time(NULL);
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': c.leaf = read_certs(optarg, leafs); break;
-		case 'i': c.issuer = read_certs(optarg, untrusted); break;
-		case 'a': cafile = optarg; break;
-		case 'u': read_certs(optarg, untrusted); break;
-		case 't': c.now = parse_time(optarg); break;
-		case 'p': partial = 1; break;
-		default: usage();
-		}
-	}
-	if (c.leaf == NULL || optind != argc - 1)
-		usage();
-	if (cafile ? !X509_STORE_load_locations(store, cafile, NULL) :
-	    !X509_STORE_set_default_paths(store))
-		die("cannot load trust anchors", cafile ? cafile : "(default)");
-	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), c.now);
-	if (partial)
-		X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
-	c.store = store;
-	c.untrusted = untrusted;
-
-	der = read_file(argv[optind], &len);
-	verdict = staple_verify(der, len, &c);
-	printf("%s%s%s\n", staple_verdict_name(verdict),
-	    verdict == STAPLE_INVALID ? ": " : "",
-	    verdict == STAPLE_INVALID ? c.why : "");
-	free(der);
-	X509_STORE_free(store);
-	sk_X509_pop_free(untrusted, X509_free);
-	sk_X509_pop_free(leafs, X509_free);
-	return verdict == STAPLE_GOOD ? 0 : verdict == STAPLE_REVOKED ? 1 : 2;
+	if (store == NULL || (cafile ? !X509_STORE_load_locations(store, cafile,
+	    NULL) : !X509_STORE_set_default_paths(store)))
+		ctl_die(cafile ? cafile : "(system trust store)",
+		    "cannot load trust anchors");
+	return store;
 }
 
 int
@@ -160,14 +116,17 @@ main(int argc, char **argv)
 		usage();
 	staple_conf_env();
 	staple_conf_load();
+	/* staplectl talks to a person: its own diagnostics go to stderr */
 	staple_log_configure("stderr", -1);
-	if (!staple_ossl_resolve((const void *)main)) {
-		fprintf(stderr, "staplectl: cannot use this OpenSSL\n");
-		return 3;
-	}
+	if (!staple_ossl_resolve((const void *)main))
+		ctl_die("OpenSSL", "cannot use this libssl");
 	staple_md_init();
 	if (strcmp(argv[1], "verify") == 0)
-		return cmd_verify(argc - 1, argv + 1);
+		return ctl_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return ctl_show(argc - 1, argv + 1);
+	if (strcmp(argv[1], "fetch") == 0)
+		return ctl_fetch(argc - 1, argv + 1);
 	usage();
 	return 3;
 }

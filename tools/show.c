@@ -1,0 +1,226 @@
+/*
+ * staplectl show: one line per staple, saying what the library does with it.
+ * Exit status 1 when a staple is stale, not yet valid, not a response, or
+ * served but expiring within --warn (default a day): a monitoring check.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../preload/config.h"
+#include "../preload/staple.h"
+#include "staplectl.h"
+
+struct row {
+	char *file;
+	const char *why;		/* not a usable response: why */
+	struct staple_entry e;
+	int superseded;
+};
+
+static struct row *rows;
+static size_t nrows;
+
+static void
+add_row(const char *file, const char *why, const struct staple_entry *e)
+{
+	struct row *r;
+
+	if ((r = realloc(rows, (nrows + 1) * sizeof(*rows))) == NULL)
+		ctl_die(file, "out of memory");
+	rows = r;
+	r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	r->file = strdup(file);
+	r->why = why;
+	if (e != NULL)
+		r->e = *e;
+}
+
+/* Parse one file into rows. */
+static void
+add_file(const char *path)
+{
+	struct staple_entry *entries;
+	unsigned char *der;
+	const char *why;
+	struct stat st;
+	size_t n;
+	long len = 0;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		add_row(path, "not a regular file", NULL);
+		return;
+	}
+	if ((der = ctl_read_file(path, &len)) == NULL) {
+		add_row(path, "cannot be read", NULL);
+		return;
+	}
+	if (!staple_parse(der, len, &entries, &n, &why))
+		add_row(path, why, NULL);
+	for (size_t i = 0; why == NULL && i < n; i++)
+		add_row(path, NULL, &entries[i]);
+	free(entries);
+	free(der);
+}
+
+static int
+skip_dot(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* Every file of a directory (as the library sees it: no dot files), or one file. */
+static void
+add_path(const char *path)
+{
+	struct dirent **names;
+	struct stat st;
+	char *file;
+	int n;
+
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		add_file(path);
+		return;
+	}
+	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0)
+		ctl_die(path, "cannot read directory");
+	for (int i = 0; i < n; i++) {
+		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0) {
+			add_file(file);
+			free(file);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static int
+same_certid(const struct staple_entry *a, const struct staple_entry *b)
+{
+	return a->md_nid == b->md_nid && a->hash_len == b->hash_len &&
+	    a->serial_len == b->serial_len &&
+	    memcmp(a->name_hash, b->name_hash, a->hash_len) == 0 &&
+	    memcmp(a->key_hash, b->key_hash, a->hash_len) == 0 &&
+	    memcmp(a->serial, b->serial, a->serial_len) == 0;
+}
+
+/* Of several current staples for one certificate, the library serves the newest. */
+static void
+mark_superseded(time_t now)
+{
+	for (size_t i = 0; i < nrows; i++)
+		for (size_t j = 0; j < nrows; j++) {
+			struct row *a = &rows[i], *b = &rows[j];
+			if (i == j || a->why || b->why || !same_certid(&a->e, &b->e) ||
+			    staple_entry_when(&a->e, now, 0) != STAPLE_CURRENT ||
+			    staple_entry_when(&b->e, now, 0) != STAPLE_CURRENT)
+				continue;
+			if (b->e.this_update > a->e.this_update ||
+			    (b->e.this_update == a->e.this_update && j < i))
+				a->superseded = 1;
+		}
+}
+
+/* "1d2h", "3h4m", "5m", "6s" */
+static void
+span(char *buf, size_t size, long s)
+{
+	if (s >= 86400)
+		snprintf(buf, size, "%ldd%ldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%ldh%ldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%ldm", s / 60);
+	else
+		snprintf(buf, size, "%lds", s);
+}
+
+static void
+stamp(char *buf, size_t size, time_t t)
+{
+	struct tm tm;
+
+	if (t == 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Print one staple's line; whether it needs attention. */
+static int
+print_row(const struct row *r, time_t now, long warn)
+{
+	static const char *const status[] = { "good", "revoked", "unknown" };
+	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
+	char left[32], verdict[96];
+	time_t end = r->e.next_update ? r->e.next_update :
+	    r->e.this_update + staple_conf.max_age;
+	int bad = 0;
+
+	if (r->why != NULL) {
+		printf("%s: not a response: %s\n", r->file, r->why);
+		return 1;
+	}
+	for (int i = 0; i < r->e.serial_len; i++)
+		snprintf(serial + 2 * i, 3, "%02X", r->e.serial[i]);
+	for (int i = 0; i < 8; i++)
+		snprintf(key + 2 * i, 3, "%02X", r->e.key_hash[i]);
+	stamp(this, sizeof(this), r->e.this_update);
+	stamp(next, sizeof(next), r->e.next_update);
+	switch (staple_entry_when(&r->e, now, 0)) {
+	case STAPLE_EXPIRED:
+		span(left, sizeof(left), now - end);
+		snprintf(verdict, sizeof(verdict), "stale (expired %s ago)", left);
+		bad = 1;
+		break;
+	case STAPLE_FUTURE:
+		span(left, sizeof(left), r->e.this_update - now);
+		snprintf(verdict, sizeof(verdict), "not yet valid (in %s)", left);
+		bad = 1;
+		break;
+	default:
+		span(left, sizeof(left), end - now);
+		bad = !r->superseded && end - now < warn;
+		snprintf(verdict, sizeof(verdict), "%s (%s left)%s",
+		    r->superseded ? "duplicate superseded" : "serves it", left,
+		    bad ? ", expires within --warn" : "");
+	}
+	printf("%s: serial %s issuer-key %s %s this %s next %s: %s\n", r->file,
+	    serial, key, status[r->e.cert_status < 3 ? r->e.cert_status : 2],
+	    this, next, verdict);
+	return bad;
+}
+
+int
+ctl_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "warn", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	time_t now = time(NULL);
+	long warn = 86400;
+	int opt, bad = 0;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'w' || (warn = staple_duration_parse(optarg)) < 0)
+			ctl_die("show", "usage: show [--warn DURATION] [DIR|FILE ...]");
+	}
+	if (optind == argc)
+		add_path(staple_conf.dir);
+	for (int i = optind; i < argc; i++)
+		add_path(argv[i]);
+	mark_superseded(now);
+	for (size_t i = 0; i < nrows; i++)
+		bad |= print_row(&rows[i], now, warn);
+	if (nrows == 0)
+		printf("no staples\n");
+	return bad;
+}
