@@ -59,6 +59,9 @@ install: all
 	install -m 0644 libstaple.so $(DESTDIR)$(LIBDIR)/libstaple.so
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 staplectl $(DESTDIR)$(PREFIX)/bin/staplectl
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0644 man/staplectl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/libstaple.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/libstaple/examples
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/libstaple/
 	install -m 0644 config/libstaple.conf $(DESTDIR)$(PREFIX)/share/doc/libstaple/examples/
