@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# The deployments in examples/ are run as they are written, with only the
+# paths and ports of this test filled in.
+
+load lib/common
+
+setup() {
+    setup_test
+    PORT=$(free_port)
+}
+
+teardown() {
+    kill_bg
+}
+
+# dropin_env: the Environment= settings of the systemd drop-in, as NAME=VALUE
+# lines, pointed at this build and this test's staple directory.
+dropin_env() {
+    sed -n 's/^Environment=//p' "$TOP/examples/systemd/libstaple.conf" |
+        sed -e "s|^LD_PRELOAD=.*|LD_PRELOAD=$PRELOAD|" \
+            -e "s|^LIBSTAPLE_DIR=.*|LIBSTAPLE_DIR=$T/staples|" \
+            -e "s|^LIBSTAPLE_LOG=.*|LIBSTAPLE_LOG=$T/staple.log|"
+}
+
+# leaf_with_ocsp_url NAME URL: a certificate NAME issued by the test
+# intermediate whose AIA names URL as its OCSP responder, and an index for
+# the responder that knows it ($T/index.txt).
+leaf_with_ocsp_url() {
+    local name=$1 url=$2 serial
+    serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$T/$name.key" \
+        -subj "/CN=$name" -out "$T/$name.csr" 2>/dev/null
+    printf 'authorityInfoAccess = OCSP;URI:%s\nsubjectAltName = DNS:%s\n' \
+        "$url" "$name" >"$T/$name.ext"
+    openssl x509 -req -in "$T/$name.csr" -CA "$PKI/int.pem" -CAkey "$PKI/int.key" \
+        -set_serial "0x$serial" -days 30 -extfile "$T/$name.ext" \
+        -out "$T/$name.pem" 2>/dev/null
+    cat "$T/$name.pem" "$PKI/int.pem" >"$T/$name.full.pem"
+    cp "$PKI/index.txt" "$T/index.txt"
+    printf 'V\t%s\t\t%s\tunknown\t/CN=%s\n' "$(date -u -d '+30 days' +%y%m%d%H%M%SZ)" \
+        "$serial" "$name" >>"$T/index.txt"
+}
+
+# responder: `openssl ocsp` on a free port answering from $T/index.txt.
+responder() {
+    bg responder openssl ocsp -index "$T/index.txt" -port "$RPORT" \
+        -rsigner "$PKI/int.pem" -rkey "$PKI/int.key" -CA "$PKI/int.pem" -ndays 1
+    for _ in $(seq 50); do
+        grep -q "waiting for OCSP client connections" "$T/responder.err" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+@test "examples/nginx + the systemd drop-in's environment: each host its staple" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    pki_ocsp "$PKI" ecdsa revoked issuer now "$T/staples/ecdsa.der"
+    mkdir -p "$T/nginx/tmp"
+    sed -e "s|@PREFIX@|$T/nginx|g" -e "s|@PORT@|$PORT|g" -e "s|@PKI@|$PKI|g" \
+        "$TOP/examples/nginx/nginx.conf" >"$T/nginx/nginx.conf"
+    ! grep -q "ssl_stapling" "$T/nginx/nginx.conf"
+    mapfile -t envs < <(dropin_env)
+    [ "${#envs[@]}" -ge 2 ]
+    bg nginx env "${envs[@]}" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" \
+        -e "$T/nginx/error.log"
+    wait_port "$PORT"
+    [ "$(staple "$PORT" -servername rsa.test)" = "$(serial rsa) good" ]
+    [ "$(staple "$PORT" -servername ecdsa.test)" = "$(serial ecdsa) revoked" ]
+}
+
+@test "examples/refresh: the timer's service fetches a staple from the AIA responder" {
+    RPORT=$(free_port)
+    leaf_with_ocsp_url site.test "http://127.0.0.1:$RPORT/"
+    responder
+    cmd=$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/staple-refresh@.service")
+    cmd=${cmd//%I/$T/site.test.full.pem}
+    cmd=${cmd//\/usr\/bin\/staplectl/$TOP/staplectl}
+    cmd=${cmd//\/var\/lib\/libstaple/$T/staples}
+    run $cmd
+    [ "$status" -eq 0 ]
+    [ "$output" = "$T/site.test.full.pem: good: stored $T/staples/site.test.full.der" ]
+    grep -q "^OnUnitActiveSec=" "$TOP/examples/refresh/staple-refresh@.timer"
+    # and the stored staple is what a server then staples
+    bg server env LD_PRELOAD="$PRELOAD" openssl s_server -www \
+        -accept "127.0.0.1:$PORT" -cert "$T/site.test.pem" -key "$T/site.test.key" \
+        -cert_chain "$PKI/int.pem"
+    wait_port "$PORT"
+    serial=$(openssl x509 -in "$T/site.test.pem" -noout -serial | cut -d= -f2)
+    [ "$(staple "$PORT")" = "$serial good" ]
+}
+
+@test "examples/refresh: the cron lines fetch, and check what is there" {
+    RPORT=$(free_port)
+    leaf_with_ocsp_url site.test "http://127.0.0.1:$RPORT/"
+    responder
+    grep -v '^#' "$TOP/examples/refresh/crontab" | cut -d' ' -f7- |
+        sed -e "s|/usr/bin/staplectl|$TOP/staplectl|g" \
+            -e "s|/etc/ssl/mail.example.com.pem|$T/site.test.full.pem|" \
+            -e "s|/var/lib/libstaple|$T/staples|" >"$T/jobs"
+    [ "$(wc -l <"$T/jobs")" -eq 2 ]
+    run bash -c "$(sed -n 1p "$T/jobs")"
+    [ "$status" -eq 0 ]
+    [ -f "$T/staples/site.test.full.der" ]
+    # the check: a one-day staple expires within --warn 12h? no: it has ~24h
+    run bash -c "$(sed -n 2p "$T/jobs")"
+    [ "$status" -eq 0 ]
+    [ "$output" = "" ]
+}
+
+@test "examples/clients: curl and python under the preload refuse an unstapled Must-Staple server" {
+    bg native openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$PKI/must.pem" -key "$PKI/must.key" -cert_chain "$PKI/int.pem"
+    wait_port "$PORT"
+    url="https://must.test:$PORT/"
+    # without libstaple, curl connects
+    curl -sS -o /dev/null --cacert "$PKI/ca.pem" --resolve "must.test:$PORT:127.0.0.1" "$url"
+    export LIBSTAPLE_SO=$LIBSTAPLE
+    [[ -z $PRELOAD_BASE ]] || export LIBSTAPLE_SO=$PRELOAD
+    if [[ -z $PRELOAD_BASE ]]; then   # curl hangs under libasan alone
+        run "$TOP/examples/clients/curl.sh" -sS -o /dev/null --cacert "$PKI/ca.pem" \
+            --resolve "must.test:$PORT:127.0.0.1" "$url"
+        [ "$status" -eq 35 ]
+    fi
+    run "$TOP/examples/clients/python.sh" -c "
+import socket, ssl
+ctx = ssl.create_default_context(cafile='$PKI/ca.pem')
+ctx.wrap_socket(socket.create_connection(('127.0.0.1', $PORT)), server_hostname='must.test')
+"
+    [ "$status" -ne 0 ]
+    [[ $output == *"INVALID_STATUS_RESPONSE"* ]]
+    [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: missing")" -ge 1 ]
+}
