@@ -41,17 +41,6 @@ leaf_with_ocsp_url() {
         "$serial" "$name" >>"$T/index.txt"
 }
 
-# responder: `openssl ocsp` on a free port answering from $T/index.txt.
-responder() {
-    bg responder openssl ocsp -index "$T/index.txt" -port "$RPORT" \
-        -rsigner "$PKI/int.pem" -rkey "$PKI/int.key" -CA "$PKI/int.pem" -ndays 1
-    for _ in $(seq 50); do
-        grep -q "waiting for OCSP client connections" "$T/responder.err" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 @test "examples/nginx + the systemd drop-in's environment: each host its staple" {
     pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
     pki_ocsp "$PKI" ecdsa revoked issuer now "$T/staples/ecdsa.der"
@@ -71,7 +60,7 @@ responder() {
 @test "examples/refresh: the timer's service fetches a staple from the AIA responder" {
     RPORT=$(free_port)
     leaf_with_ocsp_url site.test "http://127.0.0.1:$RPORT/"
-    responder
+    ocsp_responder "$T/index.txt" int
     cmd=$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/staple-refresh@.service")
     cmd=${cmd//%I/$T/site.test.full.pem}
     cmd=${cmd//\/usr\/bin\/staplectl/$TOP/staplectl}
@@ -92,7 +81,7 @@ responder() {
 @test "examples/refresh: the cron lines fetch, and check what is there" {
     RPORT=$(free_port)
     leaf_with_ocsp_url site.test "http://127.0.0.1:$RPORT/"
-    responder
+    ocsp_responder "$T/index.txt" int
     grep -v '^#' "$TOP/examples/refresh/crontab" | cut -d' ' -f7- |
         sed -e "s|/usr/bin/staplectl|$TOP/staplectl|g" \
             -e "s|/etc/ssl/mail.example.com.pem|$T/site.test.full.pem|" \

@@ -13,21 +13,6 @@ teardown() {
     kill_bg
 }
 
-# responder SIGNER: `openssl ocsp` answering from the PKI's index on $RPORT,
-# signing as SIGNER (int, responder or rogue).
-responder() {
-    RPORT=$(free_port)
-    bg responder openssl ocsp -index "$PKI/index.txt" -port "$RPORT" \
-        -rsigner "$PKI/$1.pem" -rkey "$PKI/$1.key" -CA "$PKI/int.pem" -ndays 1
-    # not wait_port: this responder serves one connection at a time, and a
-    # probe that sends no request holds it up
-    for _ in $(seq 50); do
-        grep -q "waiting for OCSP client connections" "$T/responder.err" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 @test "verify: good, revoked, invalid and missing, with exit codes" {
     pki_ocsp "$PKI" rsa good responder now "$T/good.der"
     pki_ocsp "$PKI" rsa revoked issuer now "$T/revoked.der"
@@ -81,7 +66,7 @@ responder() {
 }
 
 @test "fetch: a verified answer from a real responder is stored and then served" {
-    responder responder
+    ocsp_responder "$PKI/index.txt" responder
     run "$CTL" fetch --cert "$PKI/rsa.full.pem" --url "http://127.0.0.1:$RPORT/"
     [ "$status" -eq 0 ]
     [ "$output" = "$PKI/rsa.full.pem: good: stored $T/staples/rsa.full.der" ]
@@ -92,7 +77,7 @@ responder() {
 }
 
 @test "fetch: a revoked certificate's answer is stored (a staple says revoked)" {
-    responder int
+    ocsp_responder "$PKI/index.txt" int
     run "$CTL" fetch --cert "$PKI/revoked.pem" --issuer "$PKI/int.pem" \
         --url "http://127.0.0.1:$RPORT/" --dir "$T/staples"
     [ "$status" -eq 0 ]
@@ -113,7 +98,7 @@ responder() {
 @test "fetch: a bad answer (unauthorised signer) leaves the old staple untouched" {
     pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.full.der"
     cp "$T/staples/rsa.full.der" "$T/before"
-    responder rogue
+    ocsp_responder "$PKI/index.txt" rogue
     run "$CTL" fetch --cert "$PKI/rsa.full.pem" --url "http://127.0.0.1:$RPORT/"
     [ "$status" -eq 1 ]
     [[ $output == *"answered with an invalid response"*"the old staple is kept" ]]

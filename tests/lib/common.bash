@@ -116,3 +116,18 @@ serial() {
 log_count() {
     grep -c -- "$1" "$LIBSTAPLE_LOG" 2>/dev/null || true
 }
+
+# ocsp_responder INDEX SIGNER: `openssl ocsp` answering from the CA database
+# INDEX on $RPORT (a free port unless set), signing as the PKI's SIGNER (int,
+# responder or rogue). Not wait_port: this responder serves one connection
+# at a time, and a probe that sends no request holds it up.
+ocsp_responder() {
+    RPORT=${RPORT:-$(free_port)}
+    bg responder openssl ocsp -index "$1" -port "$RPORT" \
+        -rsigner "$PKI/$2.pem" -rkey "$PKI/$2.key" -CA "$PKI/int.pem" -ndays 1
+    for _ in $(seq 50); do
+        grep -q "waiting for OCSP client connections" "$T/responder.err" && return 0
+        sleep 0.1
+    done
+    return 1
+}
