@@ -54,6 +54,21 @@ check-asan: $(SRCS) $(HDRS) preload/exports.map all tests/.work/statuscb
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	tests/run
 
+# Fuzzing (clang's libFuzzer): `make fuzz` builds the targets, makes seeds
+# from the test PKI and runs each for FUZZ_SECONDS; crashes found are kept in
+# fuzz/regressions/TARGET/ and replayed by the test suite (tests/fuzz.bats).
+FUZZ_CC = clang
+FUZZ_SECONDS = 120
+FUZZ_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB = preload/staple.c preload/config.c preload/log.c preload/ossl.c
+FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_config
+fuzz-build: $(FUZZ_TARGETS)
+tests/.work/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB) $(HDRS)
+	mkdir -p tests/.work
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -o $@ $< $(FUZZ_LIB) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
+fuzz: fuzz-build
+	fuzz/run $(FUZZ_SECONDS)
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 0644 libstaple.so $(DESTDIR)$(LIBDIR)/libstaple.so
@@ -73,4 +88,4 @@ clean:
 	rm -f libstaple.so staplectl preload/*.o
 	rm -rf tests/.work
 
-.PHONY: all test demo check-asan install clean
+.PHONY: all test demo check-asan fuzz fuzz-build install clean
