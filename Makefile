@@ -60,8 +60,8 @@ check-asan: $(SRCS) $(HDRS) preload/exports.map all tests/.work/statuscb
 FUZZ_CC = clang
 FUZZ_SECONDS = 120
 FUZZ_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB = preload/staple.c preload/config.c preload/log.c preload/ossl.c
-FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_config
+FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c
+FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config
 fuzz-build: $(FUZZ_TARGETS)
 tests/.work/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB) $(HDRS)
 	mkdir -p tests/.work

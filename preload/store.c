@@ -425,6 +425,16 @@ staple_store_open(void)
 }
 
 void
+staple_store_reload(void)
+{
+	staple_store_open();
+	while (!staple_store_claim())
+		sched_yield();
+	staple_store_check(1);
+	staple_store_unclaim();
+}
+
+void
 staple_store_watch(const char *certfile)
 {
 	char path[PATH_MAX], *ocsp;

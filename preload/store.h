@@ -16,6 +16,9 @@
 /* Open the staple directory and load it, once per process. Cheap after. */
 void staple_store_open(void);
 
+/* Rebuild from the directory now, whatever the interval says (tools, tests). */
+void staple_store_reload(void);
+
 /* Also serve `certfile`.ocsp, if it exists now or appears later. */
 void staple_store_watch(const char *certfile);
 

@@ -29,6 +29,19 @@ replay() {
     [[ $output == *"Executed $T/truncated"* ]]
 }
 
+@test "fuzz_store: kept regressions and a directory of two staples run clean" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/good"
+    pki_garbage "$T/garbage"
+    python3 -c "
+import sys
+parts = [open(f, 'rb').read() for f in sys.argv[2:]]
+open(sys.argv[1], 'wb').write(bytes([len(parts)]) + b''.join(len(p).to_bytes(2, 'big') + p for p in parts))
+" "$T/input" "$T/good" "$T/garbage"
+    run replay store "$T/input" $(find "$TOP/fuzz/regressions/store" -type f ! -name .gitkeep)
+    [ "$status" -eq 0 ]
+    [[ $output == *"Executed $T/input"* ]]
+}
+
 @test "fuzz_config: kept regressions and the example config run clean" {
     printf '[host x]\npolicy = nonsense\npolicy\n=\n[' >"$T/broken"
     run replay config "$TOP/config/libstaple.conf" "$T/broken" \
