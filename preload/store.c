@@ -181,16 +181,30 @@ done:
 	return buf;
 }
 
-/*
- * Add the file `name` (relative to `at`) to `files`, reusing the parse from
- * `old` when the file is unchanged. Returns 0 on allocation failure only.
- */
+/* Append `f` to `files`; 0 (and `f` released) on allocation failure. */
 static int
-staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
-    const struct staple_snapshot *old, int at, const char *name,
-    const char *label)
+staple_files_add(struct staple_file ***files, size_t *n, size_t *cap,
+    struct staple_file *f)
 {
-	struct staple_file *f, **grown;
+	struct staple_file **grown;
+
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		if ((grown = realloc(*files, *cap * sizeof(**files))) == NULL) {
+			staple_file_release(f);
+			return 0;
+		}
+		*files = grown;
+	}
+	(*files)[(*n)++] = f;
+	return 1;
+}
+
+/* Read and parse `name` (relative to `at`) as it is now; NULL if unusable. */
+static struct staple_file *
+staple_load(int at, const char *name, const char *label, int *nomem)
+{
+	struct staple_file *f;
 	const char *why;
 	struct stat st;
 	unsigned char *der;
@@ -202,38 +216,52 @@ staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
 			staple_skip(label, strerror(errno));
 		else if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			staple_skip(label, "broken symbolic link");
-		return 1;
+		return NULL;
 	}
-	f = staple_snapshot_file(old, name);
-	if (f != NULL && f->dev == st.st_dev && f->ino == st.st_ino &&
+	if ((der = staple_read(at, name, label, &len)) == NULL)
+		return NULL;
+	if ((f = staple_file_parse(name, der, len, &why)) == NULL) {
+		*nomem = 1;
+		return NULL;
+	}
+	if (why != NULL)
+		staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
+	else
+		staple_log(STAPLE_DEBUG, "%s: %zu certificate(s)", label,
+		    f->nentries);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	return f;
+}
+
+/*
+ * Add the file `name` (relative to `at`) to `files`, reusing the parse from
+ * `old` when it is the same file: the same inode as readdir() says (`ino`,
+ * no system call: staples are replaced by rename, which makes a new inode),
+ * or, for watched paths (`ino` 0), the same inode, size and time as stat()
+ * says. Returns 0 on allocation failure only.
+ */
+static int
+staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
+    const struct staple_snapshot *old, int at, const char *name, ino_t ino,
+    const char *label)
+{
+	struct staple_file *f = staple_snapshot_file(old, name);
+	struct stat st;
+	int nomem = 0;
+
+	if (f != NULL && (ino != 0 ? f->ino == ino :
+	    stat(name, &st) == 0 && f->dev == st.st_dev && f->ino == st.st_ino &&
 	    f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
-	    f->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+	    f->mtime.tv_nsec == st.st_mtim.tv_nsec)) {
 		staple_file_hold(f);
-	} else {
-		if ((der = staple_read(at, name, label, &len)) == NULL)
-			return 1;
-		if ((f = staple_file_parse(name, der, len, &why)) == NULL)
-			return 0;
-		if (why != NULL)
-			staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
-		else
-			staple_log(STAPLE_DEBUG, "%s: %zu certificate(s)", label,
-			    f->nentries);
-		f->dev = st.st_dev;
-		f->ino = st.st_ino;
-		f->size = st.st_size;
-		f->mtime = st.st_mtim;
+		return staple_files_add(files, n, cap, f);
 	}
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 64;
-		if ((grown = realloc(*files, *cap * sizeof(**files))) == NULL) {
-			staple_file_release(f);
-			return 0;
-		}
-		*files = grown;
-	}
-	(*files)[(*n)++] = f;
-	return 1;
+	if ((f = staple_load(at, name, label, &nomem)) == NULL)
+		return !nomem;
+	return staple_files_add(files, n, cap, f);
 }
 
 /* Every file of the staple directory, through a fresh open file description. */
@@ -262,7 +290,7 @@ staple_scan_dir(struct staple_file ***files, size_t *n, size_t *cap,
 			continue;
 		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, d->d_name);
 		ok = staple_scan_file(files, n, cap, old, store.dirfd, d->d_name,
-		    label);
+		    d->d_ino, label);
 	}
 	closedir(dir);
 	return ok;
@@ -282,7 +310,7 @@ staple_store_rebuild(void)
 	ok = staple_scan_dir(&s->files, &s->nfiles, &cap, old);
 	for (int i = 0; ok && i < nwatch; i++)
 		ok = staple_scan_file(&s->files, &s->nfiles, &cap, old,
-		    AT_FDCWD, watch[i], watch[i]);
+		    AT_FDCWD, watch[i], 0, watch[i]);
 	if (s->nfiles > 1)
 		qsort(s->files, s->nfiles, sizeof(*s->files), staple_file_cmp);
 	if (!ok || !staple_snapshot_index(s)) {
