@@ -42,6 +42,10 @@ test: all tests/.work/statuscb
 demo: all
 	examples/demo.sh
 
+# Benchmarks: ratios against nginx's own stapling and against no preload.
+bench: all
+	bench/run
+
 # The library built with AddressSanitizer + UBSan, and the whole suite under it.
 ASAN_LIB = tests/.work/asan/libstaple.so
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -88,4 +92,4 @@ clean:
 	rm -f libstaple.so staplectl preload/*.o
 	rm -rf tests/.work
 
-.PHONY: all test demo check-asan fuzz fuzz-build install clean
+.PHONY: all test demo bench check-asan fuzz fuzz-build install clean

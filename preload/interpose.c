@@ -269,6 +269,23 @@ SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
 	return ret;
 }
 
+/* The same, for certificate, key and chain in one call (Postfix's chain files). */
+STAPLE_EXPORT int
+SSL_CTX_use_cert_and_key(SSL_CTX *ctx, X509 *x509, EVP_PKEY *privatekey,
+    STACK_OF(X509) *chain, int override)
+{
+	__typeof__(&SSL_CTX_use_cert_and_key) real =
+	    STAPLE_REAL(SSL_CTX_use_cert_and_key, CALLER);
+	int ret;
+
+	if (real == NULL)
+		return 0;
+	ret = real(ctx, x509, privatekey, chain, override);
+	if (ret == 1 && staple_active())
+		staple_store_open();
+	return ret;
+}
+
 /* Also serve CERTFILE.ocsp beside a certificate loaded from a file. */
 STAPLE_EXPORT int
 SSL_CTX_use_certificate_file(SSL_CTX *ctx, const char *file, int type)

@@ -26,6 +26,7 @@
 	X(SSL_CTX_ctrl, 1) \
 	X(SSL_CTX_callback_ctrl, 1) \
 	X(SSL_CTX_use_certificate, 1) \
+	X(SSL_CTX_use_cert_and_key, 1) \
 	X(SSL_CTX_use_certificate_file, 1) \
 	X(SSL_CTX_use_certificate_chain_file, 1) \
 	X(SSL_new, 1) \

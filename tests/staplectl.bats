@@ -46,8 +46,11 @@ teardown() {
     [[ ${lines[0]} == "$T/staples/a-good.der: serial $(serial rsa) "*" good "*": serves it ("*" left)" ]]
     [[ ${lines[1]} == "$T/staples/b-older.der: serial $(serial rsa) "*": duplicate superseded "* ]]
     [[ ${lines[2]} == "$T/staples/c-revoked.der: serial $(serial vhost) "*" revoked "*": serves it "* ]]
-    # the default --warn is a day: a one-day staple expires within it
-    run "$CTL" show "$T/staples/a-good.der"
+    # the default --warn is a day: a one-day staple made a minute ago
+    # expires within it
+    faketime -f '-1m' bash -c "source '$TOP/tests/lib/pki.sh' &&
+        pki_ocsp '$PKI' rsa good issuer now '$T/minute.der'"
+    run "$CTL" show "$T/minute.der"
     [ "$status" -eq 1 ]
     [[ $output == *"serves it ("*" left), expires within --warn" ]]
     pki_ocsp "$PKI" rsa good issuer expired "$T/staples/d-stale.der"
