@@ -22,9 +22,11 @@ staple_verdict_name(int verdict)
 }
 
 /*
- * Signature results, so that repeated connections to one server with one
- * staple skip the public-key work. Direct-mapped and small: a collision
- * only costs a verification.
+ * Verdicts of staples whose signature checked out, so that repeated
+ * connections to one server with one staple skip the parsing and the
+ * public-key work. A verdict holds until the earliest moment one of the
+ * entries it rests on expires (or a future one begins). Direct-mapped and
+ * small: a collision only costs a verification.
  */
 #define CACHE_SLOTS 64
 #define FP_LEN 20
@@ -33,7 +35,7 @@ static struct {
 	const X509_STORE *store;
 	unsigned char *der;
 	size_t len;
-	int ok;
+	int verdict;			/* STAPLE_GOOD or STAPLE_REVOKED */
 	time_t until;
 } cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,27 +47,27 @@ staple_cache_slot(const unsigned char *fp, const unsigned char *der, size_t len)
 	    CACHE_SLOTS;
 }
 
-/* The cached signature result for this staple: 1 ok, 0 bad, -1 unknown. */
+/* The cached verdict for this staple, or -1. */
 static int
 staple_cache_get(const unsigned char *fp, const X509_STORE *store,
     const unsigned char *der, size_t len, time_t now)
 {
 	size_t i = staple_cache_slot(fp, der, len);
-	int ok = -1;
+	int verdict = -1;
 
 	pthread_mutex_lock(&cache_lock);
 	if (cache[i].der != NULL && cache[i].store == store &&
 	    cache[i].len == len && now < cache[i].until &&
 	    memcmp(cache[i].fp, fp, FP_LEN) == 0 &&
 	    memcmp(cache[i].der, der, len) == 0)
-		ok = cache[i].ok;
+		verdict = cache[i].verdict;
 	pthread_mutex_unlock(&cache_lock);
-	return ok;
+	return verdict;
 }
 
 static void
 staple_cache_put(const unsigned char *fp, const X509_STORE *store,
-    const unsigned char *der, size_t len, int ok, time_t until)
+    const unsigned char *der, size_t len, int verdict, time_t until)
 {
 	size_t i = staple_cache_slot(fp, der, len);
 	unsigned char *copy = malloc(len), *old;
@@ -79,7 +81,7 @@ staple_cache_put(const unsigned char *fp, const X509_STORE *store,
 	cache[i].store = store;
 	cache[i].der = copy;
 	cache[i].len = len;
-	cache[i].ok = ok;
+	cache[i].verdict = verdict;
 	cache[i].until = until;
 	pthread_mutex_unlock(&cache_lock);
 	free(old);
@@ -174,6 +176,10 @@ staple_verify_entries(const struct staple_entry *entries, size_t n,
 			expired = 1;
 			continue;
 		case STAPLE_FUTURE:
+			/* it may say otherwise once it begins */
+			end = e->this_update - staple_conf.clock_skew;
+			if (*until == 0 || end < *until)
+				*until = end;
 			continue;
 		}
 		revoked |= e->cert_status == V_OCSP_CERTSTATUS_REVOKED;
@@ -201,37 +207,38 @@ staple_verify(const unsigned char *der, long len, struct staple_check *c)
 	unsigned int fplen = 0;
 	time_t until = 0;
 	size_t n;
-	int verdict, ok;
+	int verdict;
 
 	c->why = NULL;
 	if (der == NULL || len <= 0) {
 		c->why = "no staple";
 		return STAPLE_MISSING;
 	}
-	if (!staple_parse(der, len, &entries, &n, &c->why))
-		return STAPLE_INVALID;
-	verdict = staple_verify_entries(entries, n, c, &until);
-	free(entries);
-	if (verdict == STAPLE_INVALID)
-		return verdict;
-
 	ossl.ERR_set_mark();
 	if (!ossl.X509_digest(c->leaf, ossl.EVP_sha1(), fp, &fplen) ||
 	    fplen != FP_LEN)
 		fplen = 0;
-	ok = fplen ? staple_cache_get(fp, c->store, der, len, c->now) : -1;
-	if (ok < 0) {
-		ok = staple_signature_ok(der, len, c);
-		if (fplen)
-			staple_cache_put(fp, c->store, der, len, ok, until);
-		staple_log(STAPLE_DEBUG, "staple signature verified");
-	} else {
-		if (!ok)
-			c->why = "signature not trusted";
-		staple_log(STAPLE_DEBUG, "staple signature result from cache");
+	if (fplen && (verdict = staple_cache_get(fp, c->store, der, len,
+	    c->now)) >= 0) {
+		staple_log(STAPLE_DEBUG, "staple verdict from cache");
+		goto done;
 	}
+	if (!staple_parse(der, len, &entries, &n, &c->why)) {
+		verdict = STAPLE_INVALID;
+		goto done;
+	}
+	verdict = staple_verify_entries(entries, n, c, &until);
+	free(entries);
+	if (verdict == STAPLE_INVALID)
+		goto done;
+	staple_log(STAPLE_DEBUG, "staple signature verified");
+	if (!staple_signature_ok(der, len, c))
+		verdict = STAPLE_INVALID;
+	else if (fplen)
+		staple_cache_put(fp, c->store, der, len, verdict, until);
+done:
 	ossl.ERR_pop_to_mark();
-	return ok ? verdict : STAPLE_INVALID;
+	return verdict;
 }
 
 int

@@ -237,6 +237,6 @@ for _ in range(3):
 "
     [ "$status" -eq 0 ]
     [ "$(log_count "staple signature verified")" -eq 1 ]
-    [ "$(log_count "staple signature result from cache")" -eq 2 ]
+    [ "$(log_count "staple verdict from cache")" -eq 2 ]
     [ "$(log_count "accepted /CN=must.test \[Must-Staple\]: good")" -eq 3 ]
 }
