@@ -253,7 +253,10 @@ SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
 	return real(ctx, cmd, larg, parg);
 }
 
-/* A server context got a certificate: load the staples now, not mid-handshake. */
+/*
+ * A server context got a certificate: load the staples now, not
+ * mid-handshake; on a reload of the program's configuration, look again.
+ */
 STAPLE_EXPORT int
 SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
 {
@@ -265,7 +268,7 @@ SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
 		return 0;
 	ret = real(ctx, x);
 	if (ret == 1 && staple_active())
-		staple_store_open();
+		staple_store_refresh();
 	return ret;
 }
 
@@ -282,7 +285,7 @@ SSL_CTX_use_cert_and_key(SSL_CTX *ctx, X509 *x509, EVP_PKEY *privatekey,
 		return 0;
 	ret = real(ctx, x509, privatekey, chain, override);
 	if (ret == 1 && staple_active())
-		staple_store_open();
+		staple_store_refresh();
 	return ret;
 }
 

@@ -453,6 +453,19 @@ staple_store_open(void)
 }
 
 void
+staple_store_refresh(void)
+{
+	if (!__atomic_load_n(&store.opened, __ATOMIC_ACQUIRE)) {
+		staple_store_open();
+		return;
+	}
+	if (!staple_store_claim())
+		return;		/* a check is running right now anyway */
+	staple_store_check(0);
+	staple_store_unclaim();
+}
+
+void
 staple_store_reload(void)
 {
 	staple_store_open();

@@ -16,6 +16,13 @@
 /* Open the staple directory and load it, once per process. Cheap after. */
 void staple_store_open(void);
 
+/*
+ * Open the store, or, when it is open, check the directory now (re-reading
+ * only what changed): a program (re)loading its certificates, as nginx does
+ * on SIGHUP, gets the staples as they are.
+ */
+void staple_store_refresh(void);
+
 /* Rebuild from the directory now, whatever the interval says (tools, tests). */
 void staple_store_reload(void);
 
