@@ -73,6 +73,10 @@ tests/.work/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB) $(HDRS)
 fuzz: fuzz-build
 	fuzz/run $(FUZZ_SECONDS)
 
+# valgrind memcheck on a server under the preload serving 1,000 handshakes.
+check-valgrind: all
+	tests/valgrind.sh 1000
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 0644 libstaple.so $(DESTDIR)$(LIBDIR)/libstaple.so
@@ -92,4 +96,4 @@ clean:
 	rm -f libstaple.so staplectl preload/*.o
 	rm -rf tests/.work
 
-.PHONY: all test demo bench check-asan fuzz fuzz-build install clean
+.PHONY: all test demo bench check-asan check-valgrind fuzz fuzz-build install clean

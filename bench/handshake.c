@@ -1,9 +1,10 @@
 /*
  * handshake - count full TLS handshakes per second against one server.
  *
- *   handshake PORT SNI CAFILE SECONDS [tls1.2|tls1.3] [status]
+ *   handshake PORT SNI CAFILE SECONDS|COUNTx [tls1.2|tls1.3] [status]
  *
- * Connects to 127.0.0.1:PORT again and again for SECONDS, each time a new
+ * Connects to 127.0.0.1:PORT again and again for SECONDS (or COUNT times,
+ * written with an x: "1000x"), each time a new
  * session (no resumption), verifying the chain against CAFILE; with
  * "status" it asks for a staple itself (without checking it). Prints
  * "RATE STAPLED FAILED": handshakes per second, how many of them carried a
@@ -60,7 +61,8 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	long done = 0, stapled = 0, failed = 0;
+	long done = 0, stapled = 0, failed = 0, count = 0;
+	char *end;
 	int status = 0, version = 0, r;
 	double start, seconds;
 	SSL_CTX *ctx;
@@ -80,7 +82,11 @@ main(int argc, char **argv)
 	}
 	sin.sin_port = htons(atoi(argv[1]));
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	seconds = atof(argv[4]);
+	seconds = strtod(argv[4], &end);
+	if (*end == 'x') {
+		count = (long)seconds;
+		seconds = 1e9;
+	}
 	ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_load_verify_locations(ctx, argv[3], NULL);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -90,7 +96,7 @@ main(int argc, char **argv)
 		SSL_CTX_set_max_proto_version(ctx, version);
 	}
 	start = now();
-	while (now() - start < seconds) {
+	while (now() - start < seconds && (count == 0 || done < count)) {
 		r = handshake(ctx, &sin, argv[2], status);
 		done++;
 		stapled += r > 0;
