@@ -73,6 +73,16 @@ tests/.work/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB) $(HDRS)
 fuzz: fuzz-build
 	fuzz/run $(FUZZ_SECONDS)
 
+# The library built with ThreadSanitizer, for the threaded tests.
+TSAN_LIB = tests/.work/tsan/libstaple.so
+check-tsan: $(SRCS) $(HDRS) preload/exports.map all
+	mkdir -p $(dir $(TSAN_LIB))
+	$(CC) $(STAPLE_CFLAGS) -fsanitize=thread $(STAPLE_LDFLAGS) -o $(TSAN_LIB) $(SRCS) $(LIBS)
+	LIBSTAPLE=$(CURDIR)/$(TSAN_LIB) \
+	STAPLE_PRELOAD_BASE=$$($(CC) -print-file-name=libtsan.so) \
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+	tests/run tests/threads.bats
+
 # valgrind memcheck on a server under the preload serving 1,000 handshakes.
 check-valgrind: all
 	tests/valgrind.sh 1000
@@ -96,4 +106,4 @@ clean:
 	rm -f libstaple.so staplectl preload/*.o
 	rm -rf tests/.work
 
-.PHONY: all test demo bench check-asan check-valgrind fuzz fuzz-build install clean
+.PHONY: all test demo bench check-asan check-tsan check-valgrind fuzz fuzz-build install clean

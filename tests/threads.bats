@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Server role under concurrency: a threaded server answering parallel
-# clients while its staple is replaced underneath it.
+# Threads: a threaded server answering parallel clients while its staple is
+# replaced underneath it, and a threaded client verifying staples at once.
 
 load lib/common
 
@@ -44,4 +44,31 @@ teardown() {
     grep -q -x "$(serial rsa) good" "$T"/seen.*
     grep -q -x "$(serial rsa) revoked" "$T"/seen.*
     kill -0 "$server"
+}
+
+@test "threaded Python client, 8 threads, verifying staples concurrently" {
+    pki_ocsp "$PKI" must good issuer now "$T/good.der"
+    bg native openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$PKI/must.pem" -key "$PKI/must.key" -cert_chain "$PKI/int.pem" \
+        -status_file "$T/good.der"
+    wait_port "$PORT"
+    run env LD_PRELOAD="$PRELOAD" LIBSTAPLE_POLICY=require python3 -c "
+import socket, ssl, threading
+ctx = ssl.create_default_context(cafile='$PKI/ca.pem')
+results = []
+def work():
+    for _ in range(10):
+        try:
+            with ctx.wrap_socket(socket.create_connection(('127.0.0.1', $PORT)),
+                                 server_hostname='must.test') as s:
+                results.append('ok')
+        except Exception as e:
+            results.append(repr(e))
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(results), sorted(set(results)))
+"
+    [ "$status" -eq 0 ]
+    [ "$output" = "80 ['ok']" ]
 }
