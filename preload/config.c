@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,23 +68,24 @@ staple_conf_env(void)
 long
 staple_duration_parse(const char *v)
 {
+	long n, unit;
 	char *end;
-	long n;
 
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || n < 0)
 		return -1;
 	switch (*end) {
-	case '\0': case 's': break;
-	case 'm': n *= 60; break;
-	case 'h': n *= 3600; break;
-	case 'd': n *= 86400; break;
+	case '\0': case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
 	default: return -1;
 	}
-	if (*end != '\0' && end[1] != '\0')
+	/* too large is bad too, not an overflow (found by fuzz_config) */
+	if ((*end != '\0' && end[1] != '\0') || n > LONG_MAX / unit)
 		return -1;
-	return n;
+	return n * unit;
 }
 
 /* A bad policy never weakens enforcement: keep the stricter of the two. */
