@@ -67,7 +67,7 @@ FUZZ_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize
 FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c
 FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config
 fuzz-build: $(FUZZ_TARGETS)
-tests/.work/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB) $(HDRS)
+tests/.work/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB) $(HDRS)
 	mkdir -p tests/.work
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -o $@ $< $(FUZZ_LIB) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 fuzz: fuzz-build

@@ -6,46 +6,20 @@
  * the certificate (PEM) that entries are matched against.
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
-#include "../preload/config.h"
-#include "../preload/log.h"
-#include "../preload/ossl.h"
-#include "../preload/staple.h"
+#include "fuzz.h"
 
 static X509 *leaf, *issuer;
-
-/* The certificate in PEM file $name (FUZZ_LEAF, FUZZ_ISSUER), or NULL. */
-static X509 *
-read_cert(const char *name)
-{
-	const char *path = getenv(name);
-	FILE *f = path ? fopen(path, "r") : NULL;
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f != NULL)
-		fclose(f);
-	return x;
-}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	setenv("LIBSTAPLE_LOG", "none", 1);
-	staple_conf_env();
-	staple_conf_load();
-	if (!staple_ossl_resolve((const void *)LLVMFuzzerInitialize))
-		abort();
-	staple_md_init();
-	leaf = read_cert("FUZZ_LEAF");
-	issuer = read_cert("FUZZ_ISSUER");
+	fuzz_setup((const void *)LLVMFuzzerInitialize);
+	leaf = fuzz_cert("FUZZ_LEAF");
+	issuer = fuzz_cert("FUZZ_ISSUER");
 	ERR_clear_error();
 	return 0;
 }

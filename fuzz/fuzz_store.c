@@ -6,34 +6,16 @@
  * crash, leak or hang. FUZZ_LEAF and FUZZ_ISSUER name the certificate.
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
-#include "../preload/config.h"
-#include "../preload/ossl.h"
-#include "../preload/staple.h"
 #include "../preload/store.h"
+#include "fuzz.h"
 
 static char dir[] = "/tmp/libstaple-fuzz-store.XXXXXX";
 static X509 *leaf, *issuer;
-
-static X509 *
-read_cert(const char *name)
-{
-	const char *path = getenv(name);
-	FILE *f = path ? fopen(path, "r") : NULL;
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f != NULL)
-		fclose(f);
-	return x;
-}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -43,14 +25,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mkdtemp(dir) == NULL)
 		abort();
 	setenv("LIBSTAPLE_DIR", dir, 1);
-	setenv("LIBSTAPLE_LOG", "none", 1);
-	staple_conf_env();
-	staple_conf_load();
-	if (!staple_ossl_resolve((const void *)LLVMFuzzerInitialize))
-		abort();
-	staple_md_init();
-	leaf = read_cert("FUZZ_LEAF");
-	issuer = read_cert("FUZZ_ISSUER");
+	fuzz_setup((const void *)LLVMFuzzerInitialize);
+	leaf = fuzz_cert("FUZZ_LEAF");
+	issuer = fuzz_cert("FUZZ_ISSUER");
 	ERR_clear_error();
 	return 0;
 }

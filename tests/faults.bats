@@ -62,41 +62,12 @@ only_rsa_staples() {
     [ "$output" = "" ]
 }
 
-# nginx_conf WORKERS: an nginx for rsa.test on $PORT in $T/nginx.
-nginx_conf() {
-    mkdir -p "$T/nginx/tmp"
-    cat >"$T/nginx/nginx.conf" <<CONF
-worker_processes $1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-daemon off;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/tmp;
-    proxy_temp_path $T/nginx/tmp;
-    fastcgi_temp_path $T/nginx/tmp;
-    uwsgi_temp_path $T/nginx/tmp;
-    scgi_temp_path $T/nginx/tmp;
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        server_name rsa.test;
-        ssl_certificate $PKI/rsa.full.pem;
-        ssl_certificate_key $PKI/rsa.key;
-        return 200 "ok\n";
-    }
-}
-CONF
-}
-
 @test "nginx, 4 workers, 8 parallel clients, staples replaced every 100 ms: right staples, no fd or memory growth" {
     echo "reload_interval = 1" >"$LIBSTAPLE_CONF"
     replacer
-    nginx_conf 4
-    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" \
-        -e "$T/nginx/error.log"
+    nginx_conf 4 rsa
+    nginx_start
     local master=$BG_PID
-    wait_port "$PORT"
     mapfile -t workers < <(pgrep -P "$master")
     [ "${#workers[@]}" -eq 4 ]
     hammer 8 5 "$PORT"    # warm up: every worker has loaded and reloaded
@@ -118,11 +89,9 @@ CONF
     echo "reload_interval = 300" >"$LIBSTAPLE_CONF"   # only the reload can do it
     pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
     pki_ocsp "$PKI" rsa revoked issuer now "$T/revoked.der"
-    nginx_conf 2
-    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" \
-        -e "$T/nginx/error.log"
+    nginx_conf 2 rsa
+    nginx_start
     local master=$BG_PID old new
-    wait_port "$PORT"
     [ "$(staple "$PORT")" = "$(serial rsa) good" ]
     mv "$T/revoked.der" "$T/staples/rsa.der"
     sleep 1

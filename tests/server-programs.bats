@@ -41,40 +41,8 @@ teardown() {
 }
 
 @test "nginx, master and 2 workers, two SNI hosts (RSA, ECDSA): each its own staple" {
-    mkdir -p "$T/nginx/tmp"
-    cat >"$T/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 2;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/tmp;
-    proxy_temp_path $T/nginx/tmp;
-    fastcgi_temp_path $T/nginx/tmp;
-    uwsgi_temp_path $T/nginx/tmp;
-    scgi_temp_path $T/nginx/tmp;
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        server_name rsa.test;
-        ssl_certificate $PKI/rsa.full.pem;
-        ssl_certificate_key $PKI/rsa.key;
-        return 200 "rsa\n";
-    }
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        server_name ecdsa.test;
-        ssl_certificate $PKI/ecdsa.full.pem;
-        ssl_certificate_key $PKI/ecdsa.key;
-        return 200 "ecdsa\n";
-    }
-}
-EOF
-    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" \
-        -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
-    wait_port "$PORT"
+    nginx_conf 2 rsa ecdsa
+    nginx_start
     [ "$(pgrep -c -P "$BG_PID")" -ge 2 ]
     # several rounds, so that both workers answer
     for _ in 1 2 3 4; do

@@ -134,3 +134,36 @@ ocsp_responder() {
     done
     return 1
 }
+
+# nginx_conf WORKERS LEAF...: $T/nginx/nginx.conf for an nginx with WORKERS
+# workers serving, on 127.0.0.1:$PORT, one SNI host per LEAF (LEAF.test with
+# the PKI's LEAF certificate and chain, answering "LEAF"). No stapling
+# configuration: that is libstaple's job.
+nginx_conf() {
+    local workers=$1 leaf
+    shift
+    mkdir -p "$T/nginx/tmp"
+    {
+        printf 'worker_processes %s;\npid %s;\nerror_log %s info;\ndaemon off;\n' \
+            "$workers" "$T/nginx/nginx.pid" "$T/nginx/error.log"
+        printf 'events { worker_connections 256; }\nhttp {\n    access_log off;\n'
+        for dir in client_body proxy fastcgi uwsgi scgi; do
+            printf '    %s_temp_path %s;\n' "$dir" "$T/nginx/tmp"
+        done
+        for leaf in "$@"; do
+            printf '    server {\n        listen 127.0.0.1:%s ssl;\n' "$PORT"
+            printf '        server_name %s.test;\n' "$leaf"
+            printf '        ssl_certificate %s;\n' "$PKI/$leaf.full.pem"
+            printf '        ssl_certificate_key %s;\n' "$PKI/$leaf.key"
+            printf '        return 200 "%s\\n";\n    }\n' "$leaf"
+        done
+        printf '}\n'
+    } >"$T/nginx/nginx.conf"
+}
+
+# nginx_start: that nginx under the preload; BG_PID is its master.
+nginx_start() {
+    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" \
+        -e "$T/nginx/error.log"
+    wait_port "$PORT"
+}

@@ -1,0 +1,44 @@
+/*
+ * fuzz.h - what the fuzz targets share: libstaple's setup, quiet, with the
+ * OpenSSL symbol table filled from the libssl the target links.
+ */
+#ifndef STAPLE_FUZZ_H
+#define STAPLE_FUZZ_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "../preload/config.h"
+#include "../preload/ossl.h"
+#include "../preload/staple.h"
+
+/* Configuration (environment first), symbols, digests; aborts if unusable. */
+static inline void
+fuzz_setup(const void *self)
+{
+	setenv("LIBSTAPLE_LOG", "none", 1);
+	staple_conf_env();
+	staple_conf_load();
+	if (!staple_ossl_resolve(self))
+		abort();
+	staple_md_init();
+}
+
+/* The PEM certificate in the file the environment variable `name` names. */
+static inline X509 *
+fuzz_cert(const char *name)
+{
+	const char *path = getenv(name);
+	FILE *f = path ? fopen(path, "r") : NULL;
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+	if (f != NULL)
+		fclose(f);
+	ERR_clear_error();
+	return x;
+}
+
+#endif
