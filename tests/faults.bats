@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # Concurrency and faults: servers under load while staples change, fork-heavy
-# servers, nginx reloads, descriptors and memory, and a hostile staple
-# directory. The host keeps serving in every case.
+# servers, nginx reloads, descriptors and memory, and hostile staple
+# directories (a 100 MB file, vanished, a symlink loop, unreadable). The host
+# keeps serving in every case. (Missing, FIFO, symlink loops inside and
+# replaced wholesale are in server-bad-staples.bats and server-reload.bats.)
 
 load lib/common
 
@@ -150,5 +152,39 @@ only_rsa_staples() {
         sleep 0.5
     done
     [ "$(log_count "staple directory $T/staples: Not a directory")" -eq 1 ]
+    kill -0 "$BG_PID"
+}
+
+@test "a staple directory that is a symlink loop: the server serves, one log line" {
+    ln -s loop-b "$T/loop-a"
+    ln -s loop-a "$T/loop-b"
+    export LIBSTAPLE_DIR=$T/loop-a
+    s_server "$PORT" rsa
+    for _ in 1 2 3; do
+        [ "$(staple "$PORT")" = "none" ]
+    done
+    [ "$(log_count "staple directory $T/loop-a: Too many levels of symbolic links")" -eq 1 ]
+    kill -0 "$BG_PID"
+}
+
+@test "an unreadable staple directory (server running as nobody): the server serves, one log line" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    chmod 0700 "$T/staples"                     # root's; nobody cannot read it
+    cp "$PKI/rsa.key" "$PKI/rsa.pem" "$PKI/int.pem" "$T/" && chmod 0644 "$T"/*.pem "$T/rsa.key"
+    : >"$LIBSTAPLE_LOG" && chmod 0666 "$LIBSTAPLE_LOG"
+    chmod 0644 "$LIBSTAPLE_CONF"
+    local d=$T                                   # let nobody reach $T
+    while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
+        chmod o+x "$d"
+        d=$(dirname "$d")
+    done
+    bg nobody env LD_PRELOAD="$PRELOAD" setpriv --reuid=65534 --regid=65534 \
+        --clear-groups openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$T/rsa.pem" -key "$T/rsa.key" -cert_chain "$T/int.pem"
+    wait_port "$PORT"
+    for _ in 1 2 3; do
+        [ "$(staple "$PORT")" = "none" ]
+    done
+    [ "$(log_count "staple directory $T/staples: Permission denied")" -eq 1 ]
     kill -0 "$BG_PID"
 }
