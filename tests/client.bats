@@ -121,26 +121,29 @@ for _ in range(2):
     resume_accepted TLSv1_2 TLSv1.2
 }
 
+# own_callback STATUS VERDICT: tests/lib/statuscb (a client with its own
+# status callback returning VERDICT) under the preload against a server
+# stapling a STATUS response for `must`.
+own_callback() {
+    pki_ocsp "$PKI" must "$1" issuer now "$T/staple.der"
+    native must "$T/staple.der"
+    run env LD_PRELOAD="$PRELOAD" "$TOP/tests/.work/statuscb" must.test "$PORT" "$PKI/ca.pem" "$2"
+}
+
 @test "the program's own status callback runs after libstaple accepts" {
-    pki_ocsp "$PKI" must good issuer now "$T/good.der"
-    native must "$T/good.der"
-    run env LD_PRELOAD="$PRELOAD" "$TOP/tests/.work/statuscb" must.test "$PORT" "$PKI/ca.pem" 1
+    own_callback good 1
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf 'get_status_cb returns own\nown callback ran\nhandshake succeeded')" ]
 }
 
 @test "the program's own callback's rejection stands after libstaple accepts" {
-    pki_ocsp "$PKI" must good issuer now "$T/good.der"
-    native must "$T/good.der"
-    run env LD_PRELOAD="$PRELOAD" "$TOP/tests/.work/statuscb" must.test "$PORT" "$PKI/ca.pem" 0
+    own_callback good 0
     [ "$status" -eq 1 ]
     [ "$output" = "$(printf 'get_status_cb returns own\nown callback ran\nhandshake failed')" ]
 }
 
 @test "the program's own callback does not run when libstaple rejects" {
-    pki_ocsp "$PKI" must revoked issuer now "$T/revoked.der"
-    native must "$T/revoked.der"
-    run env LD_PRELOAD="$PRELOAD" "$TOP/tests/.work/statuscb" must.test "$PORT" "$PKI/ca.pem" 1
+    own_callback revoked 1
     [ "$status" -eq 1 ]
     [ "$output" = "$(printf 'get_status_cb returns own\nhandshake failed')" ]
 }

@@ -150,13 +150,19 @@ teardown() {
     [ "$(staple "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256)" = "$(serial rsa) good" ]
 }
 
-@test "postfix: smtpd_tls_chain_files with smtpd not chrooted staples" {
+# postfix_chain_files_config: the example's Postfix, its certificate given
+# as smtpd_tls_chain_files (loaded with SSL_CTX_use_cert_and_key) instead.
+postfix_chain_files_config() {
     postfix_config "$PORT" "$(free_port)" \
         "smtpd_tls_chain_files = $PKI/rsa.key, $PKI/rsa.full.pem"
     postfix_main_drop smtpd_tls_cert_file
     postfix_main_drop smtpd_tls_key_file
     postfix_main_drop smtpd_tls_eccert_file
     postfix_main_drop smtpd_tls_eckey_file
+}
+
+@test "postfix: smtpd_tls_chain_files with smtpd not chrooted staples" {
+    postfix_chain_files_config
     postfix_chroot_smtpd n
     mail_envs "$EXAMPLES/postfix/postfix@.service.d/libstaple.conf"
     postfix_start "$PORT" "${ENVS[@]}"
@@ -167,12 +173,7 @@ teardown() {
 @test "postfix: smtpd_tls_chain_files with smtpd chrooted staples" {
     # Postfix loads chain files with SSL_CTX_use_cert_and_key, which libstaple
     # hooks to open the staple directory before the chroot.
-    postfix_config "$PORT" "$(free_port)" \
-        "smtpd_tls_chain_files = $PKI/rsa.key, $PKI/rsa.full.pem"
-    postfix_main_drop smtpd_tls_cert_file
-    postfix_main_drop smtpd_tls_key_file
-    postfix_main_drop smtpd_tls_eccert_file
-    postfix_main_drop smtpd_tls_eckey_file
+    postfix_chain_files_config
     mail_envs "$EXAMPLES/postfix/postfix@.service.d/libstaple.conf"
     postfix_start "$PORT" "${ENVS[@]}"
     [ "$(staple "$PORT" -starttls smtp)" = "$(serial rsa) good" ]
