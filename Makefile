@@ -36,7 +36,14 @@ tests/.work/statuscb: tests/lib/statuscb.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
 
-test: all tests/.work/statuscb
+# Hostile OCSP responses that `openssl ocsp` cannot make (tests/lib/pki-hostile.sh).
+tests/.work/mkocsp: tests/lib/mkocsp.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
+
+TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp
+
+test: all $(TEST_TOOLS)
 	tests/run
 
 demo: all
@@ -49,7 +56,7 @@ bench: all
 # The library built with AddressSanitizer + UBSan, and the whole suite under it.
 ASAN_LIB = tests/.work/asan/libstaple.so
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-check-asan: $(SRCS) $(HDRS) preload/exports.map all tests/.work/statuscb
+check-asan: $(SRCS) $(HDRS) preload/exports.map all $(TEST_TOOLS)
 	mkdir -p $(dir $(ASAN_LIB))
 	$(CC) $(STAPLE_CFLAGS) $(SANITIZE) $(STAPLE_LDFLAGS) -o $(ASAN_LIB) $(SRCS) $(LIBS)
 	LIBSTAPLE=$(CURDIR)/$(ASAN_LIB) \
@@ -64,7 +71,8 @@ check-asan: $(SRCS) $(HDRS) preload/exports.map all tests/.work/statuscb
 FUZZ_CC = clang
 FUZZ_SECONDS = 120
 FUZZ_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c
+FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c \
+	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c
 FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config
 fuzz-build: $(FUZZ_TARGETS)
 tests/.work/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB) $(HDRS)

@@ -2,9 +2,15 @@
  * client.c - the client half of the status callback, and what surrounds it:
  * asking for a staple and keeping resumption from bypassing the check.
  */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "accepted.h"
 #include "client.h"
 #include "config.h"
+#include "issuers.h"
 #include "log.h"
 #include "verify.h"
 
@@ -47,7 +53,9 @@ staple_client_prepare(SSL *s)
 int
 staple_client_may_resume(SSL *s, SSL_SESSION *sess)
 {
-	if (staple_conf_host_policy(staple_client_host(s)) == STAPLE_POLICY_OFF)
+	/* a program that does not verify the server risks nothing by resuming */
+	if (staple_conf_host_policy(staple_client_host(s)) == STAPLE_POLICY_OFF ||
+	    !(ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
 		return 1;
 	return staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL));
 }
@@ -69,104 +77,206 @@ staple_policy_rejects(int policy, int verdict, int must)
 	}
 }
 
-/* The issuer of `leaf`: from the verified chain, else from the peer's. */
-static X509 *
-staple_client_issuer(SSL *s, X509 *leaf, STACK_OF(X509) *peer)
+/*
+ * Why the program did not authenticate the server, or NULL when it did:
+ * it does not verify (SSL_VERIFY_NONE), it went on after a failed
+ * verification, or a DANE-TA / DANE-EE record vouched for the server
+ * instead of the PKI (RFC 7671: revocation is not part of those).
+ */
+static const char *
+staple_client_unauthenticated(SSL *s, char *buf, size_t size)
 {
-	STACK_OF(X509) *chain = ossl.SSL_get0_verified_chain(s);
-	X509 *x;
+	uint8_t usage = 0;
+	long result;
 
-	if (chain != NULL && ossl.OPENSSL_sk_num((OPENSSL_STACK *)chain) > 1)
-		return ossl.OPENSSL_sk_value((OPENSSL_STACK *)chain, 1);
-	for (int i = 1; peer && i < ossl.OPENSSL_sk_num((OPENSSL_STACK *)peer); i++) {
-		x = ossl.OPENSSL_sk_value((OPENSSL_STACK *)peer, i);
-		if (ossl.X509_check_issued(x, leaf) == X509_V_OK)
-			return x;
+	if (!(ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
+		return "the program does not verify the server";
+	if ((result = ossl.SSL_get_verify_result(s)) != X509_V_OK) {
+		snprintf(buf, size, "the program went on after a failed"
+		    " verification: %s",
+		    ossl.X509_verify_cert_error_string(result));
+		return buf;
+	}
+	if (ossl.SSL_get0_dane_authority != NULL &&
+	    ossl.SSL_get0_dane_authority(s, NULL, NULL) >= 0 &&
+	    ossl.SSL_get0_dane_tlsa(s, &usage, NULL, NULL, NULL, NULL) >= 0 &&
+	    usage >= 2 /* RFC 6698: 2 DANE-TA, 3 DANE-EE */) {
+		snprintf(buf, size, "DANE-authenticated (TLSA usage %u)", usage);
+		return buf;
 	}
 	return NULL;
 }
 
+/* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
+static int
+staple_client_issued(X509 *x, X509 *leaf)
+{
+	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
+	    ossl.X509_verify(leaf, ossl.X509_get0_pubkey(x)) > 0;
+}
+
+/* The issuer of `leaf` that `store` holds (a new reference), or NULL. */
+static X509 *
+staple_client_store_issuer(X509_STORE *store, X509 *leaf)
+{
+	X509_STORE_CTX *ctx;
+	X509 *x = NULL;
+
+	if (store == NULL || (ctx = ossl.X509_STORE_CTX_new()) == NULL)
+		return NULL;
+	if (!ossl.X509_STORE_CTX_init(ctx, store, leaf, NULL) ||
+	    ossl.X509_STORE_CTX_get1_issuer(&x, ctx, leaf) <= 0)
+		x = NULL;
+	ossl.X509_STORE_CTX_free(ctx);
+	if (x != NULL && !staple_client_issued(x, leaf)) {
+		ossl.X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+/*
+ * The issuer of `leaf`: the verified chain's when the program authenticated
+ * the server, else the chain the server sent, else the program's trust
+ * store, else the issuers this process knows. One from the store is a new
+ * reference, also left in *owned for the caller to free.
+ */
+static X509 *
+staple_client_issuer(SSL *s, X509 *leaf, STACK_OF(X509) *peer,
+    int authenticated, X509 **owned)
+{
+	STACK_OF(X509) *chain = ossl.SSL_get0_verified_chain(s);
+	X509 *x;
+
+	*owned = NULL;
+	if (authenticated && chain != NULL &&
+	    ossl.OPENSSL_sk_num((OPENSSL_STACK *)chain) > 1)
+		return ossl.OPENSSL_sk_value((OPENSSL_STACK *)chain, 1);
+	for (int i = 1; peer && i < ossl.OPENSSL_sk_num((OPENSSL_STACK *)peer); i++) {
+		x = ossl.OPENSSL_sk_value((OPENSSL_STACK *)peer, i);
+		if (staple_client_issued(x, leaf))
+			return x;
+	}
+	*owned = staple_client_store_issuer(ossl.SSL_CTX_get_cert_store(
+	    ossl.SSL_get_SSL_CTX(s)), leaf);
+	return *owned != NULL ? *owned : staple_issuers_find(leaf);
+}
+
+/* The judge for this connection: the program's time, flags and security level. */
+static void
+staple_client_judge(SSL *s, X509 *issuer, struct staple_judge *j)
+{
+	X509_VERIFY_PARAM *param = ossl.SSL_get0_param(s);
+
+	memset(j, 0, sizeof(*j));
+	j->issuer = issuer;
+	j->flags = param ? ossl.X509_VERIFY_PARAM_get_flags(param) : 0;
+	j->now = (j->flags & X509_V_FLAG_USE_CHECK_TIME) ?
+	    ossl.X509_VERIFY_PARAM_get_time(param) : time(NULL);
+	j->level = ossl.SSL_get_security_level(s);
+}
+
+/* A handshake's outcome, for the log line. */
+struct staple_outcome {
+	X509 *leaf;
+	int policy, verdict, must;
+	int reject;		/* the policy refuses this verdict */
+	const char *why;	/* the verdict's reason */
+	const char *unauth;	/* why it is not enforced, or NULL */
+	char why_buf[160], unauth_buf[160];
+};
+
 /* One line per outcome, at a level that fits: rejections are errors. */
 static void
-staple_client_log(SSL *s, X509 *leaf, int policy, int verdict, int must,
-    int reject, const char *why)
+staple_client_log(SSL *s, const struct staple_outcome *o)
 {
 	const char *host = staple_client_host(s);
 	char subject[256] = "(no certificate)";
 	int level = STAPLE_DEBUG;
 
-	if (reject)
-		level = STAPLE_ERROR;
-	else if (policy == STAPLE_POLICY_REQUEST ||
-	    verdict == STAPLE_INVALID || verdict == STAPLE_REVOKED ||
-	    (must && verdict == STAPLE_MISSING))
+	if (o->reject)
+		level = o->unauth ? STAPLE_WARN : STAPLE_ERROR;
+	else if (o->policy == STAPLE_POLICY_REQUEST ||
+	    o->verdict == STAPLE_INVALID || o->verdict == STAPLE_REVOKED ||
+	    (o->must && o->verdict == STAPLE_MISSING))
 		level = STAPLE_WARN;
 	if (!staple_log_enabled(level))
 		return;
-	if (leaf != NULL)
-		ossl.X509_NAME_oneline(ossl.X509_get_subject_name(leaf), subject,
-		    sizeof(subject));
-	staple_log(level, "%s: %s %s%s: %s%s%s (policy %s)",
-	    host ? host : "(no SNI)", reject ? "rejected" : "accepted", subject,
-	    must ? " [Must-Staple]" : "", staple_verdict_name(verdict),
-	    why ? ": " : "", why ? why : "", staple_policy_name(policy));
+	if (o->leaf != NULL)
+		ossl.X509_NAME_oneline(ossl.X509_get_subject_name(o->leaf),
+		    subject, sizeof(subject));
+	staple_log(level, "%s: %s %s%s: %s%s%s (policy %s%s%s)",
+	    host ? host : "(no SNI)",
+	    !o->reject ? "accepted" : o->unauth ? "not enforced:" : "rejected",
+	    subject, o->must ? " [Must-Staple]" : "",
+	    staple_verdict_name(o->verdict), o->why ? ": " : "",
+	    o->why ? o->why : "", staple_policy_name(o->policy),
+	    o->unauth ? "; " : "", o->unauth ? o->unauth : "");
 }
 
-/* The verdict for a full handshake's staple; sets *leaf, *must, *why. */
-static int
-staple_client_verdict(SSL *s, X509 **leaf, int *must, const char **why)
+/* The verdict for a full handshake's staple, in the program's trust context. */
+static void
+staple_client_verdict(SSL *s, struct staple_outcome *o)
 {
 	STACK_OF(X509) *peer = ossl.SSL_get_peer_cert_chain(s);
 	struct staple_check c = { 0 };
 	const unsigned char *der = NULL;
+	X509 *owned;
 	long len;
-	int verdict;
 
+	o->unauth = staple_client_unauthenticated(s, o->unauth_buf,
+	    sizeof(o->unauth_buf));
 	if (peer == NULL || ossl.OPENSSL_sk_num((OPENSSL_STACK *)peer) < 1) {
-		*why = "no server certificate";
-		return STAPLE_INVALID;
+		o->why = "no server certificate";
+		o->verdict = STAPLE_INVALID;
+		return;
 	}
-	*leaf = c.leaf = ossl.OPENSSL_sk_value((OPENSSL_STACK *)peer, 0);
-	*must = staple_must_staple(c.leaf);
-	c.issuer = staple_client_issuer(s, c.leaf, peer);
-	c.untrusted = peer;
-	c.store = ossl.SSL_CTX_get_cert_store(ossl.SSL_get_SSL_CTX(s));
-	c.now = time(NULL);
+	o->leaf = c.leaf = ossl.OPENSSL_sk_value((OPENSSL_STACK *)peer, 0);
+	o->must = staple_must_staple(c.leaf);
+	staple_client_judge(s, staple_client_issuer(s, c.leaf, peer,
+	    o->unauth == NULL, &owned), &c.judge);
 	len = ossl.SSL_ctrl(s, SSL_CTRL_GET_TLSEXT_STATUS_REQ_OCSP_RESP, 0, &der);
-	verdict = staple_verify(der, len, &c);
-	*why = c.why;
-	return verdict;
+	o->verdict = staple_verify(der, len, &c);
+	/* c.why may point into c, which ends here */
+	if (c.why != NULL) {
+		snprintf(o->why_buf, sizeof(o->why_buf), "%s", c.why);
+		o->why = o->why_buf;
+	}
+	ossl.X509_free(owned);
 }
 
 int
 staple_client_status(SSL *s, staple_status_fn app, void *arg)
 {
-	int policy = staple_conf_host_policy(staple_client_host(s));
-	int verdict, must = 0, reject;
+	struct staple_outcome o = { .policy =
+	    staple_conf_host_policy(staple_client_host(s)) };
 	SSL_SESSION *sess = ossl.SSL_get_session(s);
-	const char *why = NULL;
-	X509 *leaf = NULL;
 
-	if (policy == STAPLE_POLICY_OFF)
+	if (o.policy == STAPLE_POLICY_OFF)
 		return app != NULL ? app(s, arg) : 1;
 	ossl.ERR_set_mark();
 	if (ossl.SSL_session_reused(s)) {
 		/* TLS 1.3 resumption: no staple; the session's verdict decides. */
-		reject = sess == NULL ||
-		    !staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL));
-		if (reject)
+		o.unauth = staple_client_unauthenticated(s, o.unauth_buf,
+		    sizeof(o.unauth_buf));
+		o.reject = o.unauth == NULL && (sess == NULL ||
+		    !staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL)));
+		if (o.reject)
 			staple_log(STAPLE_ERROR, "%s: rejected a resumed session"
 			    " without an accepted staple (policy %s)",
 			    staple_client_host(s) ? staple_client_host(s) :
-			    "(no SNI)", staple_policy_name(policy));
+			    "(no SNI)", staple_policy_name(o.policy));
 	} else {
-		verdict = staple_client_verdict(s, &leaf, &must, &why);
-		reject = staple_policy_rejects(policy, verdict, must);
-		staple_client_log(s, leaf, policy, verdict, must, reject, why);
-		staple_accepted_set(leaf, !reject, time(NULL));
+		staple_client_verdict(s, &o);
+		o.reject = staple_policy_rejects(o.policy, o.verdict, o.must);
+		staple_client_log(s, &o);
+		staple_accepted_set(o.leaf, !o.reject, time(NULL));
+		/* never worse than without libstaple: see staple_client_unauthenticated */
+		if (o.unauth != NULL)
+			o.reject = 0;
 	}
 	ossl.ERR_pop_to_mark();
-	if (reject)
+	if (o.reject)
 		return 0;
 	return app != NULL ? app(s, arg) : 1;
 }

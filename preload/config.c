@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -44,11 +46,20 @@ staple_policy_name(int policy)
 	return policy_names[policy];
 }
 
-/* Copy variable `name` into buf; whether it was set and fitted. */
+int
+staple_conf_secure(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
+/*
+ * Copy variable `name` into buf; whether it was set and fitted. Never in a
+ * secure-execution process: its environment is its invoker's to choose.
+ */
 static int
 staple_conf_getenv(const char *name, char *buf, size_t size)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 
 	return v != NULL && *v != '\0' && snprintf(buf, size, "%s", v) < (int)size;
 }
@@ -110,30 +121,55 @@ staple_conf_policy(const char *where, int line, const char *v, int current)
 	return kept;
 }
 
-struct conf_duration {
+/* A number key: a duration (with an optional unit) or a plain count. */
+struct conf_number {
 	const char *key;
 	long *value;
 	long min, max;
+	int duration;
 };
+
+/* A plain non-negative number; -1 when bad. */
+static long
+staple_number_parse(const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	return errno != 0 || end == v || *end != '\0' || n < 0 ? -1 : n;
+}
 
 /* Set `key` to `v`; 0 when the key is unknown. */
 static int
 staple_conf_set(const char *file, int line, const char *key, const char *v)
 {
-	struct conf_duration durations[] = {
-		{ "reload_interval", &staple_conf.reload_interval, 1, 300 },
-		{ "clock_skew", &staple_conf.clock_skew, 0, 86400 },
-		{ "max_age", &staple_conf.max_age, 60, 365 * 86400L },
-		{ "log_interval", &staple_conf.log_interval, 1, 86400 },
+	struct conf_number numbers[] = {
+		{ "reload_interval", &staple_conf.reload_interval, 1, 300, 1 },
+		{ "clock_skew", &staple_conf.clock_skew, 0, 86400, 1 },
+		{ "max_age", &staple_conf.max_age, 60, 365 * 86400L, 1 },
+		{ "log_interval", &staple_conf.log_interval, 1, 86400, 1 },
+		{ "security_level", &staple_conf.security_level, 0, 5, 0 },
 	};
-	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.ca_file };
-	const char *path_keys[] = { "dir", "log", "ca_file" };
+	/* ca_file: the older name of issuers */
+	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.issuers,
+	    staple_conf.issuers };
+	const char *path_keys[] = { "dir", "log", "issuers", "ca_file" };
 	int level;
 	long d;
 
 	if (strcmp(key, "policy") == 0) {
 		staple_conf.policy = staple_conf_policy(file, line, v,
 		    staple_conf.policy);
+		return 1;
+	}
+	if (strcmp(key, "enabled") == 0) {
+		if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
+			staple_conf.enabled = strcmp(v, "yes") == 0;
+		else
+			staple_log(STAPLE_ERROR, "%s:%d: bad enabled '%s' (yes or"
+			    " no)", file, line, v);
 		return 1;
 	}
 	if (strcmp(key, "log_level") == 0) {
@@ -152,47 +188,21 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 			    line, key);
 		return 1;
 	}
-	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
-		if (strcmp(key, durations[i].key) != 0)
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		if (strcmp(key, numbers[i].key) != 0)
 			continue;
-		d = staple_duration_parse(v);
-		if (d < durations[i].min || d > durations[i].max)
-			staple_log(STAPLE_ERROR, "%s:%d: bad %s '%s' (%ld to %ld"
-			    " seconds); keeping %ld", file, line, key, v,
-			    durations[i].min, durations[i].max, *durations[i].value);
+		d = numbers[i].duration ? staple_duration_parse(v) :
+		    staple_number_parse(v);
+		if (d < numbers[i].min || d > numbers[i].max)
+			staple_log(STAPLE_ERROR, "%s:%d: bad %s '%s' (%ld to %ld%s);"
+			    " keeping %ld", file, line, key, v, numbers[i].min,
+			    numbers[i].max, numbers[i].duration ? " seconds" : "",
+			    *numbers[i].value);
 		else
-			*durations[i].value = d;
+			*numbers[i].value = d;
 		return 1;
 	}
 	return 0;
-}
-
-/* Start a [host NAME] section; NULL (and a log line) when malformed. */
-static struct staple_host *
-staple_conf_host(const char *file, int line, char *header)
-{
-	struct staple_host *hosts;
-	char *name = header + strlen("host");
-
-	if (strncmp(header, "host", 4) != 0 || !isspace((unsigned char)*name)) {
-		staple_log(STAPLE_ERROR, "%s:%d: unknown section [%s]", file,
-		    line, header);
-		return NULL;
-	}
-	while (isspace((unsigned char)*name))
-		name++;
-	hosts = realloc(staple_conf.hosts,
-	    (staple_conf.nhosts + 1) * sizeof(*hosts));
-	if (hosts == NULL || (name = strdup(name)) == NULL) {
-		if (hosts != NULL)
-			staple_conf.hosts = hosts;
-		return NULL;
-	}
-	staple_conf.hosts = hosts;
-	hosts[staple_conf.nhosts].name = name;
-	/* Until the section says otherwise, a host gets the default policy. */
-	hosts[staple_conf.nhosts].policy = -1;
-	return &hosts[staple_conf.nhosts++];
 }
 
 /* Strip leading and trailing white space in place. */
@@ -209,10 +219,84 @@ staple_conf_trim(char *s)
 	return s;
 }
 
-/* Handle one line of the file; `host` is the current section (or NULL). */
+/* Start a [host NAME] section for `name`; NULL on allocation failure. */
+static struct staple_host *
+staple_conf_host(const char *name)
+{
+	struct staple_host *hosts;
+	char *copy;
+
+	hosts = realloc(staple_conf.hosts,
+	    (staple_conf.nhosts + 1) * sizeof(*hosts));
+	if (hosts == NULL || (copy = strdup(name)) == NULL) {
+		if (hosts != NULL)
+			staple_conf.hosts = hosts;
+		return NULL;
+	}
+	staple_conf.hosts = hosts;
+	hosts[staple_conf.nhosts].name = copy;
+	/* Until the section says otherwise, a host gets the default policy. */
+	hosts[staple_conf.nhosts].policy = -1;
+	return &hosts[staple_conf.nhosts++];
+}
+
+/*
+ * Whether a [program NAME] section is about this process: NAME is the base
+ * name it was started as (argv[0], what ps shows) or of its executable.
+ */
+static int
+staple_conf_is_me(const char *name)
+{
+	char exe[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	if (strcmp(name, program_invocation_short_name) == 0)
+		return 1;
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return 0;
+	exe[n] = '\0';
+	base = strrchr(exe, '/');
+	return strcmp(name, base ? base + 1 : exe) == 0;
+}
+
+/* The section the lines being read belong to. */
+struct conf_section {
+	struct staple_host *host;	/* a [host] section's host */
+	int skip;			/* a bad one, or another program's */
+};
+
+/* Enter the section `header` ("host NAME", "program NAME") names. */
 static void
-staple_conf_line(const char *file, int line, char *s, struct staple_host **host,
-    int *in_bad_section)
+staple_conf_section(const char *file, int line, char *header,
+    struct conf_section *sec)
+{
+	char *name = header + strcspn(header, " \t");
+
+	sec->host = NULL;
+	sec->skip = 1;
+	if (*name != '\0') {
+		*name++ = '\0';
+		name = staple_conf_trim(name);
+	}
+	if (*name == '\0' || (strcmp(header, "host") != 0 &&
+	    strcmp(header, "program") != 0)) {
+		staple_log(STAPLE_ERROR, "%s:%d: unknown section [%s%s%s]", file,
+		    line, header, *name ? " " : "", name);
+		return;
+	}
+	if (strcmp(header, "program") == 0) {
+		/* its keys apply as if they were at the top, here only */
+		sec->skip = !staple_conf_is_me(name);
+		return;
+	}
+	sec->host = staple_conf_host(name);
+	sec->skip = sec->host == NULL;
+}
+
+/* Handle one line of the file, in section `sec`. */
+static void
+staple_conf_line(const char *file, int line, char *s, struct conf_section *sec)
 {
 	char *eq, *key, *v, *hash;
 
@@ -225,12 +309,12 @@ staple_conf_line(const char *file, int line, char *s, struct staple_host **host,
 		if (s[strlen(s) - 1] != ']') {
 			staple_log(STAPLE_ERROR, "%s:%d: malformed section header",
 			    file, line);
-			*in_bad_section = 1;
+			sec->host = NULL;
+			sec->skip = 1;
 			return;
 		}
 		s[strlen(s) - 1] = '\0';
-		*host = staple_conf_host(file, line, staple_conf_trim(s + 1));
-		*in_bad_section = *host == NULL;
+		staple_conf_section(file, line, staple_conf_trim(s + 1), sec);
 		return;
 	}
 	if ((eq = strchr(s, '=')) == NULL) {
@@ -240,11 +324,11 @@ staple_conf_line(const char *file, int line, char *s, struct staple_host **host,
 	*eq = '\0';
 	key = staple_conf_trim(s);
 	v = staple_conf_trim(eq + 1);
-	if (*in_bad_section)
+	if (sec->skip)
 		return;
-	if (*host != NULL) {
+	if (sec->host != NULL) {
 		if (strcmp(key, "policy") == 0)
-			(*host)->policy = staple_conf_policy(file, line, v,
+			sec->host->policy = staple_conf_policy(file, line, v,
 			    staple_conf.policy);
 		else
 			staple_log(STAPLE_ERROR, "%s:%d: '%s' is not allowed in a"
@@ -255,18 +339,42 @@ staple_conf_line(const char *file, int line, char *s, struct staple_host **host,
 		staple_log(STAPLE_ERROR, "%s:%d: unknown key '%s'", file, line, key);
 }
 
+/*
+ * Whether a privileged process may read config file `f` (open as `file`):
+ * a setuid, setgid or capability-raised one, or one run by root, reads only
+ * a file that root owns and that only root can write.
+ */
+static int
+staple_conf_trusted(FILE *f, const char *file)
+{
+	struct stat st;
+
+	if (!staple_conf_secure() && geteuid() != 0)
+		return 1;
+	if (fstat(fileno(f), &st) == 0 && st.st_uid == 0 &&
+	    !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return 1;
+	staple_log(STAPLE_ERROR, "%s: not read: a privileged process reads only"
+	    " a config file owned by root and writable by root alone", file);
+	return 0;
+}
+
 /* Read the config file; a missing default file is fine. */
 static void
 staple_conf_file(const char *file, int named)
 {
-	struct staple_host *host = NULL;
-	int line = 0, bad_section = 0;
+	struct conf_section sec = { NULL, 0 };
 	char buf[PATH_MAX + 64];
+	int line = 0;
 	FILE *f;
 
 	if ((f = fopen(file, "re")) == NULL) {
 		if (errno != ENOENT || named)
 			staple_log(STAPLE_ERROR, "%s: %s", file, strerror(errno));
+		return;
+	}
+	if (!staple_conf_trusted(f, file)) {
+		fclose(f);
 		return;
 	}
 	while (fgets(buf, sizeof(buf), f) != NULL) {
@@ -278,9 +386,21 @@ staple_conf_file(const char *file, int named)
 				;
 			continue;
 		}
-		staple_conf_line(file, line, buf, &host, &bad_section);
+		staple_conf_line(file, line, buf, &sec);
 	}
 	fclose(f);
+}
+
+/* A secure-execution process opens no log file: such a path means syslog. */
+static void
+staple_conf_secure_log(void)
+{
+	const char *l = staple_conf.log;
+
+	if (!staple_conf_secure() || strcmp(l, "stderr") == 0 ||
+	    strcmp(l, "syslog") == 0 || strcmp(l, "none") == 0)
+		return;
+	snprintf(staple_conf.log, sizeof(staple_conf.log), "syslog");
 }
 
 void
@@ -299,6 +419,8 @@ staple_conf_load(void)
 	staple_conf.clock_skew = 300;
 	staple_conf.max_age = 7 * 86400L;
 	staple_conf.log_interval = 600;
+	staple_conf.security_level = 2;
+	staple_conf.enabled = 1;
 
 	/* The environment's log settings apply while the file is read, too. */
 	level = env.has_level ? staple_log_level_parse(env.level) : -1;
@@ -318,6 +440,7 @@ staple_conf_load(void)
 	if (env.has_policy)
 		staple_conf.policy = staple_conf_policy("LIBSTAPLE_POLICY", 0,
 		    env.policy, staple_conf.policy);
+	staple_conf_secure_log();
 	staple_log_configure(staple_conf.log, staple_conf.log_level);
 }
 

@@ -35,12 +35,22 @@ struct staple_conf {
 	long clock_skew;	/* seconds of tolerance on thisUpdate/nextUpdate */
 	long max_age;		/* seconds a response without nextUpdate lives */
 	long log_interval;	/* seconds between repeats of one condition */
-	char ca_file[PATH_MAX];	/* extra trust anchors for staple signatures */
+	long security_level;	/* a staple served must pass this level (0-5) */
+	int enabled;		/* 0: step aside (enabled = no) */
+	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	struct staple_host *hosts;
 	int nhosts;
 };
 
 extern struct staple_conf staple_conf;
+
+/*
+ * Whether this is a secure-execution process (AT_SECURE: setuid, setgid,
+ * file capabilities): no LIBSTAPLE_* variable counts, no log file is
+ * opened, and only a root-owned config file writable by root alone is read
+ * (the last rule holds for every process run by root, too).
+ */
+int staple_conf_secure(void);
 
 /* Capture the LIBSTAPLE_* environment; called from the library constructor. */
 void staple_conf_env(void);

@@ -16,6 +16,7 @@
 #include "accepted.h"
 #include "client.h"
 #include "config.h"
+#include "issuers.h"
 #include "log.h"
 #include "ossl.h"
 #include "server.h"
@@ -48,6 +49,7 @@ static void
 staple_fork_prepare(void)
 {
 	staple_log_fork_prepare();
+	staple_issuers_fork_prepare();
 	staple_store_fork_prepare();
 	staple_verify_fork_prepare();
 	staple_accepted_fork_prepare();
@@ -59,6 +61,7 @@ staple_fork_parent(void)
 	staple_accepted_fork_parent();
 	staple_verify_fork_parent();
 	staple_store_fork_parent();
+	staple_issuers_fork_parent();
 	staple_log_fork_parent();
 }
 
@@ -68,6 +71,7 @@ staple_fork_child(void)
 	staple_accepted_fork_child();
 	staple_verify_fork_child();
 	staple_store_fork_child();
+	staple_issuers_fork_child();
 	staple_log_fork_child();
 }
 
@@ -84,6 +88,10 @@ static int
 staple_setup(void)
 {
 	staple_conf_load();
+	if (!staple_conf.enabled) {
+		staple_log(STAPLE_DEBUG, "enabled = no: stepping aside");
+		return 0;
+	}
 	if (!staple_ossl_resolve(init_caller))
 		return 0;
 	staple_md_init();
@@ -235,12 +243,38 @@ SSL_CTX_callback_ctrl(SSL_CTX *ctx, int cmd, void (*fp)(void))
 	return real(ctx, cmd, fp);
 }
 
-/* Command 128 (get status callback): answer with the program's own. */
+/*
+ * Whether `cmd` hands a context or connection chain certificates (an X509
+ * in parg, or a stack for SSL_CTRL_CHAIN): issuers a staple may need.
+ */
+static int
+staple_chain_cmd(int cmd)
+{
+	return cmd == SSL_CTRL_EXTRA_CHAIN_CERT || cmd == SSL_CTRL_CHAIN_CERT ||
+	    cmd == SSL_CTRL_CHAIN;
+}
+
+/* Remember the certificates a chain command handed over. */
+static void
+staple_chain_learn(int cmd, void *parg)
+{
+	if (cmd == SSL_CTRL_CHAIN)
+		staple_issuers_add_chain(parg);
+	else
+		staple_issuers_add(parg);
+}
+
+/*
+ * Command 128 (get status callback): answer with the program's own. Chain
+ * certificates set on a context are issuers its staples may need: look at
+ * the staples again with them known.
+ */
 STAPLE_EXPORT long
 SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
 {
 	__typeof__(&SSL_CTX_ctrl) real = STAPLE_REAL(SSL_CTX_ctrl, CALLER);
 	struct staple_ctx *st;
+	long ret;
 
 	if (real == NULL)
 		return 0;
@@ -250,12 +284,32 @@ SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
 		    __ATOMIC_ACQUIRE);
 		return 1;
 	}
-	return real(ctx, cmd, larg, parg);
+	ret = real(ctx, cmd, larg, parg);
+	if (staple_chain_cmd(cmd) && ret > 0 && parg != NULL && staple_active()) {
+		staple_chain_learn(cmd, parg);
+		staple_store_refresh();
+	}
+	return ret;
+}
+
+/* The chain certificates `ctx` holds now (its current key's, and the extra ones). */
+static void
+staple_ctx_learn(SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	ossl.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_CHAIN_CERTS, 0, &chain);
+	staple_issuers_add_chain(chain);
+	chain = NULL;
+	ossl.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_EXTRA_CHAIN_CERTS,
+	    1 /* the extra certificates only */, &chain);
+	staple_issuers_add_chain(chain);
 }
 
 /*
- * A server context got a certificate: load the staples now, not
- * mid-handshake; on a reload of the program's configuration, look again.
+ * A server context got a certificate: learn its chain and load the staples
+ * now, not mid-handshake; on a reload of the program's configuration, look
+ * again.
  */
 STAPLE_EXPORT int
 SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
@@ -267,8 +321,10 @@ SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, x);
-	if (ret == 1 && staple_active())
+	if (ret == 1 && staple_active()) {
+		staple_ctx_learn(ctx);
 		staple_store_refresh();
+	}
 	return ret;
 }
 
@@ -284,8 +340,10 @@ SSL_CTX_use_cert_and_key(SSL_CTX *ctx, X509 *x509, EVP_PKEY *privatekey,
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, x509, privatekey, chain, override);
-	if (ret == 1 && staple_active())
+	if (ret == 1 && staple_active()) {
+		staple_issuers_add_chain(chain);
 		staple_store_refresh();
+	}
 	return ret;
 }
 
@@ -315,8 +373,10 @@ SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, file);
-	if (ret == 1 && staple_active() && file != NULL)
+	if (ret == 1 && staple_active() && file != NULL) {
+		staple_ctx_learn(ctx);
 		staple_store_watch(file);
+	}
 	return ret;
 }
 
@@ -349,7 +409,10 @@ SSL_set_connect_state(SSL *s)
 		staple_client_prepare(s);
 }
 
-/* Command 55 (SNI name): the per-host policy may differ from the default. */
+/*
+ * Command 55 (SNI name): the per-host policy may differ from the default.
+ * Chain commands on a connection: issuers its staples may need.
+ */
 STAPLE_EXPORT long
 SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
 {
@@ -362,6 +425,10 @@ SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
 	if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && ret == 1 && staple_active() &&
 	    !ossl.SSL_is_server(s))
 		staple_client_prepare(s);
+	/* a connection's own chain: its issuer is vetted in the next check */
+	else if (staple_chain_cmd(cmd) && ret > 0 && parg != NULL &&
+	    staple_active())
+		staple_chain_learn(cmd, parg);
 	return ret;
 }
 

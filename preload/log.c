@@ -22,8 +22,12 @@ static int log_dest = DEST_STDERR;
 static int log_level = STAPLE_WARN;
 static char log_path[PATH_MAX];
 
-/* The once-per-interval table: a few slots, a collision only costs a line. */
-#define ONCE_SLOTS 256
+/*
+ * The once-per-interval table: 4-way sets, so that a few conditions that
+ * hash alike do not evict each other; a full set evicts its oldest.
+ */
+#define ONCE_SLOTS 1024
+#define ONCE_WAYS 4
 static struct {
 	uint64_t key;
 	time_t last;
@@ -119,14 +123,22 @@ int
 staple_log_once(uint64_t key, long interval)
 {
 	time_t now = time(NULL);
-	int first = 0;
-	size_t slot = key % ONCE_SLOTS;
+	size_t set = key % (ONCE_SLOTS / ONCE_WAYS) * ONCE_WAYS, slot = set;
+	int first = 1;
 
 	pthread_mutex_lock(&once_lock);
-	if (once_table[slot].key != key || now - once_table[slot].last >= interval) {
+	for (size_t i = set; i < set + ONCE_WAYS; i++) {
+		if (once_table[i].key == key && once_table[i].last != 0) {
+			slot = i;
+			first = now - once_table[i].last >= interval;
+			break;
+		}
+		if (once_table[i].last < once_table[slot].last)
+			slot = i;
+	}
+	if (first) {
 		once_table[slot].key = key;
 		once_table[slot].last = now;
-		first = 1;
 	}
 	pthread_mutex_unlock(&once_lock);
 	return first;

@@ -70,6 +70,13 @@ staple_ossl_resolve(const void *caller)
 		missing = #name;
 	STAPLE_OSSL_FUNCS(STAPLE_OSSL_FIND)
 #undef STAPLE_OSSL_FIND
+#define STAPLE_OSSL_FIND_RENAMED(name, older) \
+	if ((ossl.name = (__typeof__(&name))dlsym(handle, #name)) == NULL) \
+		ossl.name = (__typeof__(&name))dlsym(handle, #older); \
+	if (ossl.name == NULL && missing == NULL) \
+		missing = #name;
+	STAPLE_OSSL_RENAMED(STAPLE_OSSL_FIND_RENAMED)
+#undef STAPLE_OSSL_FIND_RENAMED
 
 	if (missing != NULL) {
 		staple_log(STAPLE_WARN, "%s has no %s; stepping aside",

@@ -14,10 +14,11 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 /*
  * X(name, required): every function libstaple calls. A missing required
- * function makes libstaple step aside; optional ones (3.x only) may be NULL.
+ * function makes libstaple step aside; optional ones may be NULL.
  */
 #define STAPLE_OSSL_FUNCS(X) \
 	/* the functions libstaple interposes: their real versions */ \
@@ -41,6 +42,12 @@
 	X(SSL_session_reused, 1) \
 	X(SSL_get0_verified_chain, 1) \
 	X(SSL_get_peer_cert_chain, 1) \
+	X(SSL_get_verify_mode, 1) \
+	X(SSL_get_verify_result, 1) \
+	X(SSL_get0_param, 1) \
+	X(SSL_get_security_level, 1) \
+	X(SSL_get0_dane_authority, 0) \
+	X(SSL_get0_dane_tlsa, 0) \
 	X(SSL_CTX_get_cert_store, 1) \
 	X(SSL_is_server, 1) \
 	X(SSL_get_SSL_CTX, 1) \
@@ -49,60 +56,107 @@
 	X(SSL_CTX_get_ex_data, 1) \
 	X(SSL_CTX_set_ex_data, 1) \
 	/* libcrypto */ \
-	X(OpenSSL_version_num, 1) \
 	X(CRYPTO_get_ex_new_index, 1) \
 	X(CRYPTO_malloc, 1) \
 	X(CRYPTO_free, 1) \
 	X(ERR_set_mark, 1) \
 	X(ERR_pop_to_mark, 1) \
-	X(ERR_peek_last_error, 1) \
-	X(ERR_reason_error_string, 1) \
-	X(OPENSSL_sk_num, 1) \
-	X(OPENSSL_sk_value, 1) \
-	X(OPENSSL_sk_free, 1) \
 	X(ASN1_INTEGER_get, 1) \
 	X(ASN1_INTEGER_free, 1) \
-	X(ASN1_STRING_get0_data, 1) \
 	X(ASN1_STRING_length, 1) \
 	X(ASN1_STRING_type, 1) \
-	X(ASN1_TIME_to_tm, 1) \
 	X(OBJ_obj2nid, 1) \
 	X(OBJ_nid2sn, 1) \
+	X(OBJ_find_sigid_algs, 1) \
 	X(EVP_get_digestbyname, 1) \
 	X(EVP_MD_fetch, 0) \
 	X(EVP_Digest, 1) \
 	X(EVP_sha1, 1) \
+	X(X509_free, 1) \
+	X(X509_up_ref, 1) \
 	X(X509_digest, 1) \
+	X(X509_verify, 1) \
+	X(X509_get0_pubkey, 1) \
 	X(X509_get_ext_d2i, 1) \
+	X(X509_get_extension_flags, 1) \
+	X(X509_get_key_usage, 1) \
+	X(X509_get_extended_key_usage, 1) \
+	X(X509_get0_notBefore, 1) \
+	X(X509_get0_notAfter, 1) \
+	X(X509_get_signature_nid, 1) \
+	X(X509_get_signature_info, 0) \
+	X(X509_ALGOR_get0, 1) \
 	X(X509_STORE_new, 1) \
 	X(X509_STORE_free, 1) \
 	X(X509_STORE_load_locations, 1) \
+	X(X509_STORE_CTX_new, 1) \
+	X(X509_STORE_CTX_init, 1) \
+	X(X509_STORE_CTX_get1_issuer, 1) \
+	X(X509_STORE_CTX_free, 1) \
+	X(X509_VERIFY_PARAM_get_flags, 1) \
+	X(X509_VERIFY_PARAM_get_time, 1) \
+	X(X509_verify_cert_error_string, 1) \
 	X(X509_get_issuer_name, 1) \
 	X(X509_get_subject_name, 1) \
 	X(X509_get0_serialNumber, 1) \
 	X(X509_NAME_get0_der, 1) \
+	X(X509_NAME_cmp, 1) \
+	X(X509_NAME_digest, 1) \
 	X(X509_NAME_oneline, 1) \
 	X(X509_check_issued, 1) \
 	X(X509_pubkey_digest, 1) \
 	X(X509_get1_ocsp, 1) \
 	X(X509_email_free, 1) \
 	X(X509_get_ext_by_NID, 1) \
+	X(X509_EXTENSION_get_critical, 1) \
+	X(BIO_new_file, 1) \
+	X(BIO_free, 1) \
+	X(PEM_read_bio_X509, 1) \
 	X(d2i_OCSP_RESPONSE, 1) \
 	X(OCSP_RESPONSE_free, 1) \
 	X(OCSP_response_status, 1) \
 	X(OCSP_response_get1_basic, 1) \
 	X(OCSP_BASICRESP_free, 1) \
+	X(OCSP_BASICRESP_get_ext_count, 1) \
+	X(OCSP_BASICRESP_get_ext, 1) \
 	X(OCSP_resp_count, 1) \
 	X(OCSP_resp_get0, 1) \
+	X(OCSP_resp_get0_id, 1) \
+	X(OCSP_resp_get0_certs, 1) \
+	X(OCSP_resp_get0_tbs_sigalg, 1) \
 	X(OCSP_SINGLERESP_get0_id, 1) \
+	X(OCSP_SINGLERESP_get_ext_count, 1) \
+	X(OCSP_SINGLERESP_get_ext, 1) \
 	X(OCSP_id_get0_info, 1) \
 	X(OCSP_single_get0_status, 1) \
 	X(OCSP_basic_verify, 1)
 
+/*
+ * R(name, older): functions an older OpenSSL exports under another name
+ * with the same calling convention; looked up as `name`, then as `older`.
+ * Always required.
+ */
+#define STAPLE_OSSL_RENAMED(R) \
+	R(OpenSSL_version_num, SSLeay) \
+	R(OPENSSL_sk_num, sk_num) \
+	R(OPENSSL_sk_value, sk_value) \
+	R(OPENSSL_sk_free, sk_free) \
+	R(OPENSSL_sk_new_null, sk_new_null) \
+	R(OPENSSL_sk_push, sk_push) \
+	R(ASN1_STRING_get0_data, ASN1_STRING_data) \
+	R(EVP_MD_get_size, EVP_MD_size) \
+	R(EVP_PKEY_eq, EVP_PKEY_cmp) \
+	R(EVP_PKEY_get_id, EVP_PKEY_id) \
+	R(EVP_PKEY_get_bits, EVP_PKEY_bits) \
+	R(EVP_PKEY_get_security_bits, EVP_PKEY_security_bits)
+
 struct staple_ossl {
 #define STAPLE_OSSL_MEMBER(name, required) __typeof__(&name) name;
+#define STAPLE_OSSL_RENAMED_MEMBER(name, older) __typeof__(&name) name;
 	STAPLE_OSSL_FUNCS(STAPLE_OSSL_MEMBER)
+	STAPLE_OSSL_RENAMED(STAPLE_OSSL_RENAMED_MEMBER)
 #undef STAPLE_OSSL_MEMBER
+#undef STAPLE_OSSL_RENAMED_MEMBER
 };
 
 /* The table; valid once staple_ossl_resolve() has returned 1. */

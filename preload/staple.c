@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "staple.h"
+#include "vet.h"
 
 /* The CertID digests, fetched once at setup and read-only afterwards. */
 static struct {
@@ -18,7 +19,7 @@ void
 staple_md_init(void)
 {
 	static const int nids[STAPLE_MD_MAX] = {
-		NID_sha1, NID_sha256, NID_sha384, NID_sha512, NID_sha224
+		NID_sha1, NID_sha256, NID_sha384, NID_sha512, NID_sha224, NID_md5
 	};
 	const EVP_MD *md;
 
@@ -41,16 +42,81 @@ staple_md(int nid)
 	return NULL;
 }
 
-/* An ASN1_TIME as seconds since the epoch; 0 when absent or unreadable. */
-static time_t
-staple_time(const ASN1_GENERALIZEDTIME *t)
+/* Read `n` decimal digits at *p, advancing it; -1 if one is not a digit. */
+static int
+staple_digits(const unsigned char **p, int n)
 {
-	struct tm tm;
+	int v = 0;
 
-	if (t == NULL || !ossl.ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
 }
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian calendar). */
+static long
+staple_days(long y, int m, int d)
+{
+	long era;
+	long yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+staple_asn1_time(const ASN1_STRING *s, time_t *t)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const unsigned char *p, *end;
+	int type, y, mo, d, h, mi, sec, leap;
+
+	if (s == NULL || (p = ossl.ASN1_STRING_get0_data(s)) == NULL)
+		return 0;
+	type = ossl.ASN1_STRING_type(s);
+	end = p + ossl.ASN1_STRING_length(s);
+	if (type == V_ASN1_UTCTIME && end - p == 13) {
+		/* RFC 5280 4.1.2.5.1: YY below 50 is 20YY */
+		y = staple_digits(&p, 2);
+		y += y < 0 ? 0 : y < 50 ? 2000 : 1900;
+	} else if (type == V_ASN1_GENERALIZEDTIME && end - p >= 15) {
+		y = staple_digits(&p, 4);
+	} else {
+		return 0;
+	}
+	mo = staple_digits(&p, 2);
+	d = staple_digits(&p, 2);
+	h = staple_digits(&p, 2);
+	mi = staple_digits(&p, 2);
+	sec = staple_digits(&p, 2);
+	/* GeneralizedTime may carry fractions of a second: digits, ignored */
+	if (type == V_ASN1_GENERALIZEDTIME && p < end - 1 && *p == '.' &&
+	    (++p == end - 1 || staple_digits(&p, (int)(end - 1 - p)) < 0))
+		return 0;
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || sec < 0 || sec > 59 || p != end - 1 || *p != 'Z')
+		return 0;
+	leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return 0;
+	*t = (time_t)(staple_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec);
+	return 1;
+}
+
+/* Whether one of the extensions of `obj` (counted and got by `count`, `get`) is critical. */
+#define STAPLE_ANY_CRITICAL(obj, count, get) __extension__ ({ \
+	int critical_ = 0, n_ = ossl.count(obj); \
+	for (int i_ = 0; i_ < n_ && !critical_; i_++) \
+		critical_ = ossl.X509_EXTENSION_get_critical( \
+		    ossl.get(obj, i_)) > 0; \
+	critical_; })
 
 /* Copy an OCTET STRING or INTEGER's bytes; 0 when it does not fit. */
 static int
@@ -66,7 +132,10 @@ staple_copy(unsigned char *dst, unsigned char *len, size_t max,
 	return 1;
 }
 
-/* Fill `e` from one SingleResponse; 0 when it cannot be used. */
+/*
+ * Fill `e` from one SingleResponse; 0 when it names no certificate this
+ * library can match. Unreadable times and critical extensions are flags.
+ */
 static int
 staple_entry_fill(struct staple_entry *e, OCSP_SINGLERESP *single)
 {
@@ -90,12 +159,24 @@ staple_entry_fill(struct staple_entry *e, OCSP_SINGLERESP *single)
 	e->serial_neg = ossl.ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER;
 	e->cert_status = ossl.OCSP_single_get0_status(single, &reason, &revoked,
 	    &this_update, &next_update);
-	e->this_update = staple_time(this_update);
-	e->next_update = staple_time(next_update);
-	return e->cert_status >= 0 && e->this_update != 0;
+	if (e->cert_status < 0)
+		return 0;
+	if (!staple_asn1_time(this_update, &e->this_update))
+		e->flags |= STAPLE_ENTRY_BADTIME;
+	if (next_update != NULL) {
+		e->flags |= STAPLE_ENTRY_NEXT;
+		if (!staple_asn1_time(next_update, &e->next_update))
+			e->flags |= STAPLE_ENTRY_BADTIME;
+		else if (e->next_update < e->this_update)
+			e->flags |= STAPLE_ENTRY_BACKWARDS;
+	}
+	if (STAPLE_ANY_CRITICAL(single, OCSP_SINGLERESP_get_ext_count,
+	    OCSP_SINGLERESP_get_ext))
+		e->flags |= STAPLE_ENTRY_CRITICAL;
+	return 1;
 }
 
-/* The usable SingleResponses of `bs`; 0 when there is none. */
+/* The SingleResponses of `bs` with a usable CertID; 0 when there is none. */
 static int
 staple_parse_basic(OCSP_BASICRESP *bs, struct staple_entry **entries, size_t *n)
 {
@@ -113,18 +194,14 @@ staple_parse_basic(OCSP_BASICRESP *bs, struct staple_entry **entries, size_t *n)
 	return *n > 0;
 }
 
-int
-staple_parse(const unsigned char *der, size_t len,
-    struct staple_entry **entries, size_t *n, const char **why)
+OCSP_BASICRESP *
+staple_basic(const unsigned char *der, size_t len, const char **why)
 {
-	OCSP_RESPONSE *resp = NULL;
+	OCSP_RESPONSE *resp;
 	OCSP_BASICRESP *bs = NULL;
 	const unsigned char *p = der;
 
-	*entries = NULL;
-	*n = 0;
 	*why = NULL;
-	ossl.ERR_set_mark();
 	resp = ossl.d2i_OCSP_RESPONSE(NULL, &p, (long)len);
 	if (resp == NULL || p != der + len)
 		*why = "not a DER OCSP response";
@@ -132,10 +209,41 @@ staple_parse(const unsigned char *der, size_t len,
 		*why = "response status is not successful";
 	else if ((bs = ossl.OCSP_response_get1_basic(resp)) == NULL)
 		*why = "not a basic OCSP response";
-	else if (!staple_parse_basic(bs, entries, n))
-		*why = "no usable SingleResponse";
-	ossl.OCSP_BASICRESP_free(bs);
+	else if (STAPLE_ANY_CRITICAL(bs, OCSP_BASICRESP_get_ext_count,
+	    OCSP_BASICRESP_get_ext))
+		*why = "a critical responseExtension it does not understand";
 	ossl.OCSP_RESPONSE_free(resp);
+	if (*why != NULL) {
+		ossl.OCSP_BASICRESP_free(bs);
+		bs = NULL;
+	}
+	return bs;
+}
+
+int
+staple_entries(OCSP_BASICRESP *bs, struct staple_entry **entries, size_t *n,
+    const char **why)
+{
+	*entries = NULL;
+	*n = 0;
+	*why = NULL;
+	if (!staple_parse_basic(bs, entries, n))
+		*why = "no usable SingleResponse";
+	return *why == NULL;
+}
+
+int
+staple_parse(const unsigned char *der, size_t len,
+    struct staple_entry **entries, size_t *n, const char **why)
+{
+	OCSP_BASICRESP *bs;
+
+	*entries = NULL;
+	*n = 0;
+	ossl.ERR_set_mark();
+	if ((bs = staple_basic(der, len, why)) != NULL)
+		staple_entries(bs, entries, n, why);
+	ossl.OCSP_BASICRESP_free(bs);
 	ossl.ERR_pop_to_mark();
 	return *why == NULL;
 }
@@ -144,6 +252,7 @@ struct staple_file *
 staple_file_parse(const char *name, unsigned char *der, size_t len,
     const char **why)
 {
+	OCSP_BASICRESP *bs;
 	struct staple_file *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL || (f->name = strdup(name)) == NULL) {
@@ -154,9 +263,15 @@ staple_file_parse(const char *name, unsigned char *der, size_t len,
 	f->refs = 1;
 	f->der = der;
 	f->der_len = len;
-	if (staple_parse(der, len, &f->entries, &f->nentries, why))
+	ossl.ERR_set_mark();
+	if ((bs = staple_basic(der, len, why)) != NULL &&
+	    staple_entries(bs, &f->entries, &f->nentries, why)) {
 		for (size_t i = 0; i < f->nentries; i++)
 			f->entries[i].file = f;
+		staple_file_vet(f, bs);
+	}
+	ossl.OCSP_BASICRESP_free(bs);
+	ossl.ERR_pop_to_mark();
 	return f;
 }
 
@@ -174,6 +289,7 @@ staple_file_release(struct staple_file *f)
 	free(f->entries);
 	free(f->der);
 	free(f->name);
+	free(f->why);
 	free(f);
 }
 
@@ -204,7 +320,7 @@ staple_certid_hash(struct staple_certid *id, int nid)
 
 	for (i = 0; i < STAPLE_MD_MAX && md_table[i].nid != nid; i++)
 		;
-	if (md == NULL || i == STAPLE_MD_MAX)
+	if (md == NULL || i == STAPLE_MD_MAX || id->issuer == NULL)
 		return -1;
 	if (id->state[i] == HASH_TODO) {
 		id->state[i] = HASH_FAILED;
@@ -212,8 +328,8 @@ staple_certid_hash(struct staple_certid *id, int nid)
 		    &der, &derlen) &&
 		    ossl.EVP_Digest(der, derlen, id->name_hash[i], &id->len[i],
 		    md, NULL) &&
-		    (id->issuer == NULL || (ossl.X509_pubkey_digest(id->issuer,
-		    md, id->key_hash[i], &klen) && klen == id->len[i])))
+		    ossl.X509_pubkey_digest(id->issuer, md, id->key_hash[i],
+		    &klen) && klen == id->len[i])
 			id->state[i] = HASH_DONE;
 	}
 	return id->state[i] == HASH_DONE ? i : -1;
@@ -230,17 +346,24 @@ staple_certid_match(struct staple_certid *id, const struct staple_entry *e)
 		return 0;
 	return id->len[i] == e->hash_len &&
 	    memcmp(id->name_hash[i], e->name_hash, e->hash_len) == 0 &&
-	    (id->issuer == NULL ||
-	    memcmp(id->key_hash[i], e->key_hash, e->hash_len) == 0);
+	    memcmp(id->key_hash[i], e->key_hash, e->hash_len) == 0;
 }
 
 int
 staple_entry_when(const struct staple_entry *e, time_t now, long grace)
 {
+	if (e->flags & (STAPLE_ENTRY_BADTIME | STAPLE_ENTRY_BACKWARDS))
+		return STAPLE_BADTIME;
 	if (e->this_update > now + staple_conf.clock_skew)
 		return STAPLE_FUTURE;
-	if (e->next_update != 0 ? now >= e->next_update + grace :
-	    now - e->this_update > staple_conf.max_age)
+	if (now >= staple_entry_end(e) + (e->flags & STAPLE_ENTRY_NEXT ? grace : 1))
 		return STAPLE_EXPIRED;
 	return STAPLE_CURRENT;
+}
+
+time_t
+staple_entry_end(const struct staple_entry *e)
+{
+	return e->flags & STAPLE_ENTRY_NEXT ? e->next_update :
+	    e->this_update + staple_conf.max_age;
 }

@@ -18,7 +18,13 @@
 #define STAPLE_HASH_MAX 64	/* the largest CertID hash: SHA-512 */
 #define STAPLE_SERIAL_MAX 32	/* RFC 5280 allows 20 octets; be lenient */
 #define STAPLE_FILE_MAX (1 << 20) /* larger files are not OCSP responses */
-#define STAPLE_MD_MAX 5		/* CertID hashes: SHA-1 and SHA-2 */
+#define STAPLE_MD_MAX 6		/* CertID hashes: SHA-1, SHA-2 and MD5 */
+
+/* Entry flags. */
+#define STAPLE_ENTRY_NEXT	1	/* it has a nextUpdate */
+#define STAPLE_ENTRY_BADTIME	2	/* thisUpdate or nextUpdate unreadable */
+#define STAPLE_ENTRY_BACKWARDS	4	/* nextUpdate before thisUpdate */
+#define STAPLE_ENTRY_CRITICAL	8	/* a critical singleExtension */
 
 /* One SingleResponse of a response. */
 struct staple_entry {
@@ -27,12 +33,23 @@ struct staple_entry {
 	unsigned char hash_len;
 	unsigned char serial_len;
 	unsigned char serial_neg;
+	unsigned char flags;	/* STAPLE_ENTRY_* */
 	unsigned char name_hash[STAPLE_HASH_MAX];
 	unsigned char key_hash[STAPLE_HASH_MAX];
 	unsigned char serial[STAPLE_SERIAL_MAX];
 	int cert_status;	/* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
 	time_t this_update;
-	time_t next_update;	/* 0: the response has none */
+	time_t next_update;	/* meaningful with STAPLE_ENTRY_NEXT only */
+	int sig;		/* STAPLE_SIG_*: the store's vetting (vet.h) */
+	time_t sig_until;	/* with STAPLE_SIG_OK: the signer's notAfter */
+};
+
+/* What vetting found of an entry's signature (server role). */
+enum staple_sig {
+	STAPLE_SIG_UNCHECKED,	/* not vetted (parsed outside the store) */
+	STAPLE_SIG_OK,		/* signed by its issuer or an authorised responder */
+	STAPLE_SIG_BAD,		/* not: the file's `why` says why */
+	STAPLE_SIG_NOISSUER	/* its issuer is not known to this process */
 };
 
 /* A staple file as last seen on disk, parsed. */
@@ -47,6 +64,8 @@ struct staple_file {
 	size_t der_len;
 	size_t nentries;	/* 0: not a usable response (logged once) */
 	struct staple_entry *entries;
+	char *why;		/* the first vetting failure, or NULL */
+	unsigned vetted_gen;	/* staple_issuers_generation() when vetted */
 };
 
 /* Fetch the CertID digests once, at setup, before any handshake. */
@@ -55,16 +74,28 @@ void staple_md_init(void);
 /*
  * Parse a DER OCSP response into *entries (malloc()ed; *n of them). Returns
  * 1, or 0 with *why set when it is not a usable response (not DER, not
- * successful, no usable SingleResponse). Leaves OpenSSL's error queue as it
- * found it.
+ * successful, a critical response extension, no SingleResponse with a
+ * CertID). Entries with unreadable times or critical extensions are kept,
+ * flagged: a signed "revoked" must count even there. Leaves OpenSSL's
+ * error queue as it found it.
  */
 int staple_parse(const unsigned char *der, size_t len,
     struct staple_entry **entries, size_t *n, const char **why);
 
 /*
+ * The two halves of staple_parse: the BasicOCSPResponse of a DER response
+ * (NULL with *why), and its entries. For callers that check the signature
+ * too. Neither cleans OpenSSL's error queue.
+ */
+OCSP_BASICRESP *staple_basic(const unsigned char *der, size_t len,
+    const char **why);
+int staple_entries(OCSP_BASICRESP *bs, struct staple_entry **entries,
+    size_t *n, const char **why);
+
+/*
  * A staple file for `name` with content `der` (a malloc()ed buffer it takes
- * over), refs = 1; NULL on allocation failure. When it is not a usable
- * response, nentries is 0 and *why says why.
+ * over), refs = 1, its entries vetted (vet.h); NULL on allocation failure.
+ * When it is not a usable response, nentries is 0 and *why says why.
  */
 struct staple_file *staple_file_parse(const char *name, unsigned char *der,
     size_t len, const char **why);
@@ -80,7 +111,7 @@ void staple_file_release(struct staple_file *f);
  * Lives on the stack for one lookup.
  */
 struct staple_certid {
-	X509 *leaf, *issuer;	/* issuer NULL: match name hash and serial only */
+	X509 *leaf, *issuer;	/* issuer NULL: nothing matches */
 	const unsigned char *serial;
 	size_t serial_len;
 	int serial_neg;
@@ -90,19 +121,34 @@ struct staple_certid {
 	unsigned char key_hash[STAPLE_MD_MAX][STAPLE_HASH_MAX];
 };
 
-/* Start a CertID for `leaf` issued by `issuer` (NULL when unknown). */
+/*
+ * Start a CertID for `leaf` issued by `issuer`. Without the issuer nothing
+ * matches: a CertID is never matched without its issuer key hash.
+ */
 void staple_certid_init(struct staple_certid *id, X509 *leaf, X509 *issuer);
 
 /* Whether entry `e` is about that certificate. */
 int staple_certid_match(struct staple_certid *id, const struct staple_entry *e);
 
-enum staple_when { STAPLE_CURRENT, STAPLE_EXPIRED, STAPLE_FUTURE };
+enum staple_when { STAPLE_CURRENT, STAPLE_EXPIRED, STAPLE_FUTURE,
+	STAPLE_BADTIME };
 
 /*
  * Where `e` stands at `now`: thisUpdate may be clock_skew in the future;
  * nextUpdate may have passed by `grace` seconds (the server allows none, the
  * client the skew); without nextUpdate, thisUpdate may be max_age old.
+ * STAPLE_BADTIME: a time is unreadable, or nextUpdate precedes thisUpdate.
  */
 int staple_entry_when(const struct staple_entry *e, time_t now, long grace);
+
+/* When `e` stops being current (nextUpdate, or thisUpdate + max_age). */
+time_t staple_entry_end(const struct staple_entry *e);
+
+/*
+ * An ASN.1 UTCTime or GeneralizedTime, read strictly (digits, a valid
+ * date, "Z"; fractions of a second are ignored), as seconds since the
+ * epoch in *t. 0 when it is missing or unreadable: never a guess.
+ */
+int staple_asn1_time(const ASN1_STRING *s, time_t *t);
 
 #endif

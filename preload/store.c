@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "issuers.h"
 #include "log.h"
 #include "staple.h"
 #include "store.h"
@@ -40,9 +41,10 @@ static struct {
 	int busy;			/* atomic: a thread is rebuilding */
 	time_t next_check;		/* atomic */
 	int dirfd;
+	unsigned issuers_gen;		/* issuers known at the last rebuild */
 	struct stat dir;		/* the directory as last scanned */
 	int dir_errno;			/* last open error, logged on change */
-} store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, { 0 }, 0 };
+} store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, 0, { 0 }, 0 };
 
 static struct staple_snapshot *
 staple_snapshot_hold(void)
@@ -226,6 +228,8 @@ staple_load(int at, const char *name, const char *label, int *nomem)
 	}
 	if (why != NULL)
 		staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
+	else if (f->why != NULL)
+		staple_log(STAPLE_WARN, "%s: %s; not served", label, f->why);
 	else
 		staple_log(STAPLE_DEBUG, "%s: %zu certificate(s)", label,
 		    f->nentries);
@@ -237,11 +241,26 @@ staple_load(int at, const char *name, const char *label, int *nomem)
 }
 
 /*
+ * Whether `f`'s vetting still holds: no entry waits for an issuer that this
+ * process has learned since.
+ */
+static int
+staple_file_vetted(const struct staple_file *f)
+{
+	if (f->vetted_gen == staple_issuers_generation())
+		return 1;
+	for (size_t i = 0; i < f->nentries; i++)
+		if (f->entries[i].sig == STAPLE_SIG_NOISSUER)
+			return 0;
+	return 1;
+}
+
+/*
  * Add the file `name` (relative to `at`) to `files`, reusing the parse from
  * `old` when it is the same file: the same inode as readdir() says (`ino`,
  * no system call: staples are replaced by rename, which makes a new inode),
  * or, for watched paths (`ino` 0), the same inode, size and time as stat()
- * says. Returns 0 on allocation failure only.
+ * says, and still vetted. Returns 0 on allocation failure only.
  */
 static int
 staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
@@ -252,7 +271,7 @@ staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
 	struct stat st;
 	int nomem = 0;
 
-	if (f != NULL && (ino != 0 ? f->ino == ino :
+	if (f != NULL && staple_file_vetted(f) && (ino != 0 ? f->ino == ino :
 	    stat(name, &st) == 0 && f->dev == st.st_dev && f->ino == st.st_ino &&
 	    f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
 	    f->mtime.tv_nsec == st.st_mtim.tv_nsec)) {
@@ -413,6 +432,9 @@ staple_store_check(int force)
 	s = staple_snapshot_hold();
 	changed |= staple_watch_changed(s);
 	staple_snapshot_release(s);
+	/* a staple whose issuer was unknown may be vetted now */
+	changed |= store.issuers_gen != staple_issuers_generation();
+	store.issuers_gen = staple_issuers_generation();
 	if (!changed && !force)
 		return;
 	ossl.ERR_set_mark();
@@ -512,18 +534,61 @@ staple_store_tick(void)
 	staple_store_unclaim();
 }
 
-/* Say once per log interval why the leaf gets no staple. */
-static void
-staple_store_explain(X509 *leaf, const struct staple_entry *stale,
-    const struct staple_entry *future, const unsigned char *serial,
-    size_t serial_len)
+/*
+ * Where `e` stands for serving at `now` (staple_entry_when), and
+ * STAPLE_BADTIME too for a critical extension or a signature that vetting
+ * did not accept, or whose signer has expired since.
+ */
+static int
+staple_entry_servable(const struct staple_entry *e, time_t now)
 {
-	char subject[256], hex[2 * STAPLE_SERIAL_MAX + 1], when[32];
-	const struct staple_entry *e = future ? future : stale;
+	if ((e->flags & STAPLE_ENTRY_CRITICAL) || e->sig != STAPLE_SIG_OK ||
+	    now > e->sig_until)
+		return STAPLE_BADTIME;
+	return staple_entry_when(e, now, 0);
+}
+
+/* Why entry `e` is not served, for a log line (`buf` has room for 48). */
+static const char *
+staple_store_why(const struct staple_entry *e, int future, char *buf)
+{
+	struct tm tm;
+
+	if (e->sig == STAPLE_SIG_NOISSUER)
+		return "its issuer was not known when it was read; checking it"
+		    " again";
+	if (e->sig == STAPLE_SIG_BAD)
+		return e->file->why ? e->file->why : "not verified";
+	if (e->flags & STAPLE_ENTRY_CRITICAL)
+		return "a critical singleExtension it does not understand";
+	if (e->flags & STAPLE_ENTRY_BADTIME)
+		return "an unreadable thisUpdate or nextUpdate";
+	if (e->flags & STAPLE_ENTRY_BACKWARDS)
+		return "nextUpdate before thisUpdate";
+	if (!future && time(NULL) > e->sig_until)
+		return "the responder certificate that signed it has expired";
+	if (!future && !(e->flags & STAPLE_ENTRY_NEXT))
+		return "no nextUpdate and older than max_age";
+	gmtime_r(future ? &e->this_update : &e->next_update, &tm);
+	strftime(buf, 48, future ? "not valid before %Y-%m-%d %H:%M:%SZ" :
+	    "expired at %Y-%m-%d %H:%M:%SZ", &tm);
+	return buf;
+}
+
+/*
+ * Say once per log interval why the leaf gets no staple: the most telling
+ * entry that matched (unusable, then future, then stale), or that none did.
+ */
+static void
+staple_store_explain(X509 *leaf, X509 *issuer, const struct staple_entry *stale,
+    const struct staple_entry *future, const struct staple_entry *unusable,
+    const unsigned char *serial, size_t serial_len)
+{
+	char subject[256], hex[2 * STAPLE_SERIAL_MAX + 1], when[48];
+	const struct staple_entry *e = unusable ? unusable : future ? future : stale;
 	STACK_OF(OPENSSL_STRING) *urls;
 	int level = STAPLE_INFO;
 	uint64_t key;
-	struct tm tm;
 
 	key = staple_hash(STAPLE_HASH_INIT, serial, serial_len);
 	key = staple_hash(key, e ? e->file->name : "", e ? strlen(e->file->name) : 0);
@@ -538,13 +603,9 @@ staple_store_explain(X509 *leaf, const struct staple_entry *stale,
 	ossl.X509_NAME_oneline(ossl.X509_get_subject_name(leaf), subject,
 	    sizeof(subject));
 	if (e != NULL) {
-		gmtime_r(future ? &e->this_update : &e->next_update, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
-		staple_log(STAPLE_WARN, "%s (serial %s): not stapling %s: %s%s",
+		staple_log(STAPLE_WARN, "%s (serial %s): not stapling %s: %s",
 		    subject, hex, e->file->name,
-		    future ? "not valid before " : e->next_update ? "expired at " :
-		    "no nextUpdate and older than max_age",
-		    future || e->next_update ? when : "");
+		    staple_store_why(e, e == future, when));
 		return;
 	}
 	/* Silence for certificates that were never meant to have a staple. */
@@ -553,14 +614,20 @@ staple_store_explain(X509 *leaf, const struct staple_entry *stale,
 	    ossl.X509_get_ext_by_NID(leaf, NID_tlsfeature, -1) >= 0)
 		level = STAPLE_WARN;
 	ossl.X509_email_free(urls);
-	staple_log(level, "%s (serial %s): no staple in %s", subject, hex,
-	    staple_conf.dir);
+	if (issuer == NULL)
+		staple_log(level, "%s (serial %s): no staple can be matched: its"
+		    " issuer is neither in the chain the server sends nor among"
+		    " the configured issuers", subject, hex);
+	else
+		staple_log(level, "%s (serial %s): no staple in %s", subject, hex,
+		    staple_conf.dir);
 }
 
 size_t
 staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 {
 	const struct staple_entry *e, *best = NULL, *stale = NULL, *future = NULL;
+	const struct staple_entry *unusable = NULL;
 	struct staple_certid id;
 	struct staple_snapshot *s;
 	time_t now = time(NULL);
@@ -568,6 +635,8 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 
 	staple_store_open();
 	staple_store_tick();
+	if (issuer == NULL)
+		issuer = staple_issuers_find(leaf);
 	staple_certid_init(&id, leaf, issuer);
 	if ((s = staple_snapshot_hold()) == NULL)
 		return 0;
@@ -576,7 +645,12 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 		e = s->slots[i];
 		if (!staple_certid_match(&id, e))
 			continue;
-		switch (staple_entry_when(e, now, 0)) {
+		if (e->sig == STAPLE_SIG_NOISSUER) {
+			/* learned since it was read: vet it in the next check */
+			staple_issuers_add(issuer);
+			__atomic_store_n(&store.next_check, 0, __ATOMIC_RELAXED);
+		}
+		switch (staple_entry_servable(e, now)) {
 		case STAPLE_CURRENT:
 			if (best == NULL || e->this_update > best->this_update)
 				best = e;
@@ -584,8 +658,11 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 		case STAPLE_EXPIRED:
 			stale = e;
 			break;
-		default:
+		case STAPLE_FUTURE:
 			future = e;
+			break;
+		default:
+			unusable = e;
 		}
 	}
 	if (best != NULL &&
@@ -594,7 +671,8 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 		len = best->file->der_len;
 		staple_log(STAPLE_DEBUG, "stapling %s", best->file->name);
 	} else if (best == NULL) {
-		staple_store_explain(leaf, stale, future, id.serial, id.serial_len);
+		staple_store_explain(leaf, issuer, stale, future, unusable,
+		    id.serial, id.serial_len);
 	}
 	staple_snapshot_release(s);
 	return len;

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,18 +22,23 @@ staple_verdict_name(int verdict)
 	return verdict_names[verdict];
 }
 
+/* What a verdict depends on besides the response bytes. */
+#define FP_LEN 20
+struct staple_key {
+	unsigned char leaf[FP_LEN], issuer[FP_LEN];	/* SHA-1 fingerprints */
+	uint64_t context;	/* security level and verification flags */
+};
+
 /*
  * Verdicts of staples whose signature checked out, so that repeated
  * connections to one server with one staple skip the parsing and the
  * public-key work. A verdict holds until the earliest moment one of the
- * entries it rests on expires (or a future one begins). Direct-mapped and
- * small: a collision only costs a verification.
+ * entries it rests on, or the signer's certificate, expires (or a future
+ * entry begins). Direct-mapped and small: a collision costs a verification.
  */
 #define CACHE_SLOTS 64
-#define FP_LEN 20
 static struct {
-	unsigned char fp[FP_LEN];	/* the leaf's SHA-1 fingerprint */
-	const X509_STORE *store;
+	struct staple_key key;
 	unsigned char *der;
 	size_t len;
 	int verdict;			/* STAPLE_GOOD or STAPLE_REVOKED */
@@ -41,24 +47,24 @@ static struct {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t
-staple_cache_slot(const unsigned char *fp, const unsigned char *der, size_t len)
+staple_cache_slot(const struct staple_key *k, const unsigned char *der,
+    size_t len)
 {
-	return staple_hash(staple_hash(STAPLE_HASH_INIT, fp, FP_LEN), der, len) %
-	    CACHE_SLOTS;
+	return staple_hash(staple_hash(STAPLE_HASH_INIT, k, sizeof(*k)), der,
+	    len) % CACHE_SLOTS;
 }
 
 /* The cached verdict for this staple, or -1. */
 static int
-staple_cache_get(const unsigned char *fp, const X509_STORE *store,
-    const unsigned char *der, size_t len, time_t now)
+staple_cache_get(const struct staple_key *k, const unsigned char *der,
+    size_t len, time_t now)
 {
-	size_t i = staple_cache_slot(fp, der, len);
+	size_t i = staple_cache_slot(k, der, len);
 	int verdict = -1;
 
 	pthread_mutex_lock(&cache_lock);
-	if (cache[i].der != NULL && cache[i].store == store &&
-	    cache[i].len == len && now < cache[i].until &&
-	    memcmp(cache[i].fp, fp, FP_LEN) == 0 &&
+	if (cache[i].der != NULL && cache[i].len == len && now < cache[i].until &&
+	    memcmp(&cache[i].key, k, sizeof(*k)) == 0 &&
 	    memcmp(cache[i].der, der, len) == 0)
 		verdict = cache[i].verdict;
 	pthread_mutex_unlock(&cache_lock);
@@ -66,10 +72,10 @@ staple_cache_get(const unsigned char *fp, const X509_STORE *store,
 }
 
 static void
-staple_cache_put(const unsigned char *fp, const X509_STORE *store,
-    const unsigned char *der, size_t len, int verdict, time_t until)
+staple_cache_put(const struct staple_key *k, const unsigned char *der,
+    size_t len, int verdict, time_t until)
 {
-	size_t i = staple_cache_slot(fp, der, len);
+	size_t i = staple_cache_slot(k, der, len);
 	unsigned char *copy = malloc(len), *old;
 
 	if (copy == NULL)
@@ -77,8 +83,7 @@ staple_cache_put(const unsigned char *fp, const X509_STORE *store,
 	memcpy(copy, der, len);
 	pthread_mutex_lock(&cache_lock);
 	old = cache[i].der;
-	memcpy(cache[i].fp, fp, FP_LEN);
-	cache[i].store = store;
+	cache[i].key = *k;
 	cache[i].der = copy;
 	cache[i].len = len;
 	cache[i].verdict = verdict;
@@ -105,109 +110,136 @@ staple_verify_fork_child(void)
 	pthread_mutex_unlock(&cache_lock);
 }
 
-/* The configured extra trust anchors (ca_file), loaded once; or NULL. */
-static X509_STORE *extra_store;
-static pthread_once_t extra_once = PTHREAD_ONCE_INIT;
-
-static void
-staple_extra_load(void)
+/* The cache key for c; 0 when the verdict must not be cached. */
+static int
+staple_cache_key(const struct staple_check *c, struct staple_key *k)
 {
-	if (staple_conf.ca_file[0] == '\0' ||
-	    (extra_store = ossl.X509_STORE_new()) == NULL)
-		return;
-	if (!ossl.X509_STORE_load_locations(extra_store, staple_conf.ca_file,
-	    NULL)) {
-		staple_log(STAPLE_ERROR, "ca_file %s: cannot load trust anchors",
-		    staple_conf.ca_file);
-		ossl.X509_STORE_free(extra_store);
-		extra_store = NULL;
-	}
+	const struct staple_judge *j = &c->judge;
+	unsigned int len = 0;
+	uint64_t h = STAPLE_HASH_INIT;
+	unsigned long flags = j->flags &
+	    (X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_IGNORE_CRITICAL);
+
+	/* a verdict at a time the program chose is not one for now */
+	if ((j->flags & X509_V_FLAG_USE_CHECK_TIME) || j->issuer == NULL)
+		return 0;
+	memset(k, 0, sizeof(*k));
+	if (!ossl.X509_digest(c->leaf, ossl.EVP_sha1(), k->leaf, &len) ||
+	    len != FP_LEN ||
+	    !ossl.X509_digest(j->issuer, ossl.EVP_sha1(), k->issuer, &len) ||
+	    len != FP_LEN)
+		return 0;
+	h = staple_hash(h, &j->level, sizeof(j->level));
+	k->context = staple_hash(h, &flags, sizeof(flags));
+	return 1;
+}
+
+/* Lower *until to `t`. */
+static void
+staple_until(time_t *until, time_t t)
+{
+	if (t < *until)
+		*until = t;
 }
 
 /*
- * Whether the response is signed by someone the trust store vouches for and
- * who may speak for the CertID's issuer. Flags 0: never OCSP_TRUSTOTHER,
- * which would trust any certificate the server sent, its own leaf included.
+ * The verdict of the SingleResponses about c->leaf, before the signature:
+ * a revoked one wins outright; a good one must be current, readable and
+ * free of critical extensions. *until: how long the verdict holds.
  */
-static int
-staple_signature_ok(const unsigned char *der, long len, struct staple_check *c)
-{
-	const unsigned char *p = der;
-	OCSP_RESPONSE *resp;
-	OCSP_BASICRESP *bs = NULL;
-	unsigned long err;
-	int ok = 0;
-
-	pthread_once(&extra_once, staple_extra_load);
-	if ((resp = ossl.d2i_OCSP_RESPONSE(NULL, &p, len)) != NULL &&
-	    (bs = ossl.OCSP_response_get1_basic(resp)) != NULL)
-		ok = ossl.OCSP_basic_verify(bs, c->untrusted, c->store, 0) > 0 ||
-		    (extra_store != NULL &&
-		    ossl.OCSP_basic_verify(bs, c->untrusted, extra_store, 0) > 0);
-	if (!ok) {
-		err = ossl.ERR_peek_last_error();
-		c->why = err ? ossl.ERR_reason_error_string(err) : NULL;
-		if (c->why == NULL)
-			c->why = "signature not trusted";
-	}
-	ossl.OCSP_BASICRESP_free(bs);
-	ossl.OCSP_RESPONSE_free(resp);
-	return ok;
-}
-
-/* The verdict of the SingleResponses about c->leaf; *until: cache lifetime. */
 static int
 staple_verify_entries(const struct staple_entry *entries, size_t n,
     struct staple_check *c, time_t *until)
 {
-	int matched = 0, revoked = 0, good = 0, unknown = 0, expired = 0;
+	int matched = 0, good = 0, unknown = 0, critical = 0;
+	int expired = 0, future = 0, badtime = 0, backwards = 0;
+	time_t now = c->judge.now;
 	struct staple_certid id;
-	time_t end;
 
-	staple_certid_init(&id, c->leaf, c->issuer);
+	staple_certid_init(&id, c->leaf, c->judge.issuer);
 	for (size_t i = 0; i < n; i++) {
 		const struct staple_entry *e = &entries[i];
 
 		if (!staple_certid_match(&id, e))
 			continue;
 		matched = 1;
-		switch (staple_entry_when(e, c->now, staple_conf.clock_skew)) {
+		/* a signed "revoked" is never outvoted, nor excused by its times */
+		if (e->cert_status == V_OCSP_CERTSTATUS_REVOKED)
+			return STAPLE_REVOKED;
+		if (e->flags & STAPLE_ENTRY_CRITICAL) {
+			critical = 1;
+			continue;
+		}
+		switch (staple_entry_when(e, now, staple_conf.clock_skew)) {
+		case STAPLE_BADTIME:
+			badtime |= (e->flags & STAPLE_ENTRY_BADTIME) != 0;
+			backwards |= (e->flags & STAPLE_ENTRY_BACKWARDS) != 0;
+			continue;
 		case STAPLE_EXPIRED:
 			expired = 1;
 			continue;
 		case STAPLE_FUTURE:
 			/* it may say otherwise once it begins */
-			end = e->this_update - staple_conf.clock_skew;
-			if (*until == 0 || end < *until)
-				*until = end;
+			future = 1;
+			staple_until(until, e->this_update - staple_conf.clock_skew);
 			continue;
 		}
-		revoked |= e->cert_status == V_OCSP_CERTSTATUS_REVOKED;
 		good |= e->cert_status == V_OCSP_CERTSTATUS_GOOD;
 		unknown |= e->cert_status == V_OCSP_CERTSTATUS_UNKNOWN;
-		end = e->next_update ? e->next_update + staple_conf.clock_skew :
-		    e->this_update + staple_conf.max_age;
-		if (*until == 0 || end < *until)
-			*until = end;
+		staple_until(until, staple_entry_end(e) +
+		    (e->flags & STAPLE_ENTRY_NEXT ? staple_conf.clock_skew : 0));
 	}
-	if (revoked)
-		return STAPLE_REVOKED;
 	if (good)
 		return STAPLE_GOOD;
 	c->why = !matched ? "the response is about another certificate" :
-	    unknown ? "status unknown" : expired ? "expired" : "not yet valid";
+	    unknown ? "status unknown" :
+	    critical ? "a critical singleExtension it does not understand" :
+	    badtime ? "an unreadable thisUpdate or nextUpdate" :
+	    backwards ? "nextUpdate before thisUpdate" :
+	    expired ? "expired" : future ? "not yet valid" : "unusable";
 	return STAPLE_INVALID;
+}
+
+/* The verdict, from scratch: parse, match, then the signature. */
+static int
+staple_verify_fresh(const unsigned char *der, long len, struct staple_check *c,
+    time_t *until)
+{
+	struct staple_entry *entries = NULL;
+	OCSP_BASICRESP *bs;
+	time_t signer_until;
+	size_t n;
+	int verdict = STAPLE_INVALID;
+
+	if ((bs = staple_basic(der, len, &c->why)) == NULL ||
+	    !staple_entries(bs, &entries, &n, &c->why))
+		goto done;
+	if (c->judge.issuer == NULL) {
+		c->why = "the certificate's issuer is unknown";
+		goto done;
+	}
+	if ((verdict = staple_verify_entries(entries, n, c, until)) ==
+	    STAPLE_INVALID)
+		goto done;
+	if (!staple_signer_verify(bs, &c->judge, &signer_until)) {
+		c->why = c->judge.why;
+		verdict = STAPLE_INVALID;
+		goto done;
+	}
+	staple_until(until, signer_until);
+	staple_log(STAPLE_DEBUG, "staple signature verified");
+done:
+	free(entries);
+	ossl.OCSP_BASICRESP_free(bs);
+	return verdict;
 }
 
 int
 staple_verify(const unsigned char *der, long len, struct staple_check *c)
 {
-	struct staple_entry *entries;
-	unsigned char fp[EVP_MAX_MD_SIZE];
-	unsigned int fplen = 0;
-	time_t until = 0;
-	size_t n;
-	int verdict;
+	struct staple_key key;
+	time_t until = c->judge.now + staple_conf.max_age;
+	int verdict, cacheable;
 
 	c->why = NULL;
 	if (der == NULL || len <= 0) {
@@ -215,28 +247,15 @@ staple_verify(const unsigned char *der, long len, struct staple_check *c)
 		return STAPLE_MISSING;
 	}
 	ossl.ERR_set_mark();
-	if (!ossl.X509_digest(c->leaf, ossl.EVP_sha1(), fp, &fplen) ||
-	    fplen != FP_LEN)
-		fplen = 0;
-	if (fplen && (verdict = staple_cache_get(fp, c->store, der, len,
-	    c->now)) >= 0) {
+	cacheable = staple_cache_key(c, &key);
+	if (cacheable && (verdict = staple_cache_get(&key, der, len,
+	    c->judge.now)) >= 0) {
 		staple_log(STAPLE_DEBUG, "staple verdict from cache");
-		goto done;
+	} else {
+		verdict = staple_verify_fresh(der, len, c, &until);
+		if (cacheable && verdict != STAPLE_INVALID)
+			staple_cache_put(&key, der, len, verdict, until);
 	}
-	if (!staple_parse(der, len, &entries, &n, &c->why)) {
-		verdict = STAPLE_INVALID;
-		goto done;
-	}
-	verdict = staple_verify_entries(entries, n, c, &until);
-	free(entries);
-	if (verdict == STAPLE_INVALID)
-		goto done;
-	staple_log(STAPLE_DEBUG, "staple signature verified");
-	if (!staple_signature_ok(der, len, c))
-		verdict = STAPLE_INVALID;
-	else if (fplen)
-		staple_cache_put(fp, c->store, der, len, verdict, until);
-done:
 	ossl.ERR_pop_to_mark();
 	return verdict;
 }

@@ -8,10 +8,11 @@
 #include <time.h>
 
 #include "ossl.h"
+#include "signer.h"
 
 enum staple_verdict {
 	STAPLE_GOOD,		/* a trusted, current response: good */
-	STAPLE_REVOKED,		/* a trusted, current response: revoked */
+	STAPLE_REVOKED,		/* a trusted response: revoked */
 	STAPLE_MISSING,		/* no staple */
 	STAPLE_INVALID		/* anything else; `why` says what */
 };
@@ -19,21 +20,20 @@ enum staple_verdict {
 /* What a staple is checked against. */
 struct staple_check {
 	X509 *leaf;
-	X509 *issuer;			/* the leaf's issuer; NULL if unknown */
-	STACK_OF(X509) *untrusted;	/* the peer's chain: path building only */
-	X509_STORE *store;		/* the program's trust store */
-	time_t now;
+	struct staple_judge judge;	/* the issuer, time and security level */
 	const char *why;		/* out: the reason, for log lines */
 };
 
 /*
- * Classify the DER response `der` (NULL or len <= 0: none) for c->leaf.
- * The signature must chain to c->store or to the configured extra anchors
- * and come from the issuer or its delegated OCSPSigning responder (never a
- * certificate trusted only because the server sent it). Any matching
- * current SingleResponse that says revoked wins; unknown is invalid.
- * Signature results are cached per (leaf, response, store) until the
- * response expires. Leaves OpenSSL's error queue as it found it.
+ * Classify the DER response `der` (NULL or len <= 0: none) for c->leaf,
+ * issued by c->judge.issuer (NULL: invalid, a CertID is never matched
+ * without its issuer key hash). The response must be signed as
+ * staple_signer_verify() demands. Any matching SingleResponse that says
+ * revoked wins, whatever its times or CertID hash; a good one counts only
+ * when current, with readable times and no critical extension; unknown is
+ * invalid. Verdicts are cached per (leaf, issuer, response, security
+ * context) until an entry or the signer's certificate expires. Leaves
+ * OpenSSL's error queue as it found it.
  */
 int staple_verify(const unsigned char *der, long len, struct staple_check *c);
 

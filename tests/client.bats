@@ -25,14 +25,17 @@ native() {
     wait_port "$PORT"
 }
 
-# client NAME [ARGS...]: openssl s_client under the preload for SNI NAME;
-# output in $T/client.out, exit status returned (0: handshake succeeded).
+# client NAME [ARGS...]: openssl s_client under the preload for SNI NAME,
+# verifying the server against the test root (-verify_return_error: the
+# program authenticates the server, so libstaple enforces); output in
+# $T/client.out, exit status returned (0: handshake succeeded).
 client() {
     local name=$1
     shift
     printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 env LD_PRELOAD="$PRELOAD" \
         openssl s_client -connect "127.0.0.1:$PORT" -servername "$name" \
-        -CAfile "$PKI/ca.pem" -ign_eof "$@" >"$T/client.out" 2>&1
+        -CAfile "$PKI/ca.pem" -verify_return_error -ign_eof "$@" \
+        >"$T/client.out" 2>&1
 }
 
 @test "s_client -status under the preload still prints a good staple" {
@@ -200,30 +203,39 @@ EOF
     [ "$(log_count "error: LIBSTAPLE_POLICY: bad policy 'sloppy'.*keeping must-staple")" -eq 1 ]
 }
 
-@test "extra trust anchors from ca_file verify staples the program's store cannot" {
+# pinned ARGS...: s_client under the preload trusting the must leaf itself
+# (-partial_chain), against a server that sends no chain: neither the
+# verified chain nor the server's holds the issuer.
+pinned() {
+    printf '' | timeout 10 env LD_PRELOAD="$PRELOAD" openssl s_client \
+        -connect "127.0.0.1:$PORT" -servername must.test -CAfile "$PKI/must.pem" \
+        -partial_chain -verify_return_error "$@" >"$T/client.out" 2>&1
+}
+
+@test "issuers: the issuer a chain lacks comes from the configured file" {
     pki_ocsp "$PKI" must good issuer now "$T/good.der"
-    native must "$T/good.der"
-    # a client whose own trust store is empty (and that ignores that)
-    noca() {
-        printf '' | timeout 10 env LD_PRELOAD="$PRELOAD" openssl s_client \
-            -connect "127.0.0.1:$PORT" -servername must.test -no-CAfile \
-            -no-CApath -no-CAstore >"$T/client.out" 2>&1
-    }
-    run noca
+    bg native openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$PKI/must.pem" -key "$PKI/must.key" -status_file "$T/good.der"
+    wait_port "$PORT"
+    run pinned
     [ "$status" -ne 0 ]
-    [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: invalid")" -eq 1 ]
-    echo "ca_file = $PKI/ca.pem" >"$LIBSTAPLE_CONF"
-    noca
+    [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: invalid: the certificate's issuer is unknown")" -eq 1 ]
+    echo "issuers = $PKI/int.pem" >"$LIBSTAPLE_CONF"
+    pinned
+    [ "$(log_count "rejected")" -eq 1 ]
+    # the older name of the key still works
+    echo "ca_file = $PKI/int.pem" >"$LIBSTAPLE_CONF"
+    pinned
     [ "$(log_count "rejected")" -eq 1 ]
 }
 
-@test "a staple signed by an unrelated CA is invalid, even if that CA is a ca_file anchor" {
+@test "issuers identify an issuer, they vouch for no signer: another CA's staple stays invalid" {
     pki_ocsp "$PKI" must good rogue now "$T/rogue.der"
     native must "$T/rogue.der"
-    echo "ca_file = $PKI/rogue.pem" >"$LIBSTAPLE_CONF"
+    echo "issuers = $PKI/rogue.pem" >"$LIBSTAPLE_CONF"
     run client must.test
     [ "$status" -ne 0 ]
-    [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: invalid")" -eq 1 ]
+    [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: invalid: signer not authorised")" -eq 1 ]
 }
 
 @test "repeated connections with the same staple skip the signature check" {

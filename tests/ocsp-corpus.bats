@@ -9,7 +9,7 @@
 # So each case names the certificate the response is about, and is checked
 # at a moment between that response's thisUpdate and nextUpdate (the same
 # moment is used for the signer's chain), as CASES.txt suggests. -partial_chain
-# in the recipe is --partial-chain here. The ISDOSC "-no_cert_checks"
+# in the recipe needs nothing here (the issuer given is the anchor). The ISDOSC "-no_cert_checks"
 # variants need no run of their own: libstaple never passes OCSP_NOCHECKS.
 
 load lib/common
@@ -49,7 +49,7 @@ check() {
     [[ -z $untrusted ]] || args=(--untrusted "$CORPUS/$untrusted")
     out=$("$TOP/staplectl" verify --cert "$(about "$n" "$kind")" \
         --issuer "$CORPUS/$issuer" --CAfile "$CORPUS/$trusted" "${args[@]}" \
-        --partial-chain --at "$at" "$T/$resp.der" 2>&1) || true
+        --security-level 0 --at "$at" "$T/$resp.der" 2>&1) || true
     if [[ ${out%%:*} != "$expect" ]]; then
         FAILURES+=("$resp with $trusted: expected $expect, got '$out'")
     fi
@@ -118,12 +118,34 @@ report() {
     base64 -d "$CORPUS/ND1.ors" >"$T/ND1.der"
     run "$TOP/staplectl" verify --cert "$CORPUS/ND1_Cert_EE.pem" \
         --issuer "$CORPUS/ND1_Issuer_ICA.pem" --CAfile "$CORPUS/ND1_Issuer_ICA.pem" \
-        --partial-chain --at 2012-12-19 "$T/ND1.der"
+        --security-level 0 --at 2012-12-19 "$T/ND1.der"
     [ "$status" -eq 2 ]
     [ "$output" = "invalid: expired" ]
+    # ND3's leaf with its own issuer: the response is about ND1's leaf
     run "$TOP/staplectl" verify --cert "$CORPUS/ND3_Cert_EE.pem" \
-        --issuer "$CORPUS/ND1_Issuer_ICA.pem" --CAfile "$CORPUS/ND1_Issuer_ICA.pem" \
-        --partial-chain --at 2012-10-12 "$T/ND1.der"
+        --issuer "$CORPUS/ND3_Issuer_Root.pem" \
+        --security-level 0 --at 2012-10-12 "$T/ND1.der"
     [ "$status" -eq 2 ]
     [ "$output" = "invalid: the response is about another certificate" ]
+    # ND3's leaf with ND1's issuer: that issuer did not issue it
+    run "$TOP/staplectl" verify --cert "$CORPUS/ND3_Cert_EE.pem" \
+        --issuer "$CORPUS/ND1_Issuer_ICA.pem" \
+        --security-level 0 --at 2012-10-12 "$T/ND1.der"
+    [ "$status" -eq 2 ]
+    [ "$output" = "invalid: the issuer given did not issue the certificate" ]
+}
+
+@test "corpus at the default security level: the 2012 SHA-1 responses are too weak" {
+    base64 -d "$CORPUS/ND1.ors" >"$T/ND1.der"
+    base64 -d "$CORPUS/D1.ors" >"$T/D1.der"
+    run "$TOP/staplectl" verify --cert "$CORPUS/ND1_Cert_EE.pem" \
+        --issuer "$CORPUS/ND1_Issuer_ICA.pem" --security-level 1 \
+        --at 2012-10-12 "$T/ND1.der"
+    [ "$status" -eq 2 ]
+    [ "$output" = "invalid: the response is signed with SHA1, too weak for security level 1" ]
+    run "$TOP/staplectl" verify --cert "$CORPUS/D1_Cert_EE.pem" \
+        --issuer "$CORPUS/D1_Issuer_ICA.pem" --security-level 1 \
+        --at 2012-10-24 "$T/D1.der"
+    [ "$status" -eq 2 ]
+    [[ $output == "invalid: the responder certificate is signed with SHA1, too weak for security level 1" ]]
 }

@@ -95,6 +95,8 @@ replace() {
     strace -f -qq -e trace=%file,getdents64,accept,accept4 -o "$T/strace" \
         -p "$BG_PID" &
     local tracer=$!
+    # attached once it has written its output file (up to 5 s on a busy box)
+    for _ in $(seq 50); do [[ -e $T/strace ]] && break; sleep 0.1; done
     sleep 0.5
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         [ "$(staple "$PORT")" = "$(serial rsa) good" ]

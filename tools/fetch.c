@@ -142,8 +142,11 @@ parse_args(struct fetch *f, int argc, char **argv)
 	}
 	if (f->leaf == NULL || optind != argc)
 		ctl_die("fetch", "needs --cert LEAF");
+	if (f->issuer == NULL && f->cafile != NULL)
+		f->issuer = ctl_find_issuer(f->leaf, f->certs, ctl_store(f->cafile));
 	if (f->issuer == NULL)
-		ctl_die(f->certfile, "no issuer: give --issuer, or a chain file");
+		ctl_die(f->certfile, "no issuer: give --issuer, a chain file or"
+		    " a --CAfile that holds it");
 }
 
 int
@@ -174,14 +177,9 @@ ctl_fetch(int argc, char **argv)
 		    ssl_reason());
 		return 1;
 	}
-	/* The issuer the operator named is an anchor too: private CAs work. */
-	c.store = ctl_store(f.cafile);
-	X509_STORE_add_cert(c.store, f.issuer);
-	X509_STORE_set_flags(c.store, X509_V_FLAG_PARTIAL_CHAIN);
+	/* The issuer the operator named (or the chain file's) is the anchor. */
 	c.leaf = f.leaf;
-	c.issuer = f.issuer;
-	c.untrusted = f.certs;
-	c.now = time(NULL);
+	ctl_judge(&c.judge, f.issuer, time(NULL), ctl_default_level());
 	verdict = staple_verify(der, len, &c);
 	if (verdict != STAPLE_GOOD && verdict != STAPLE_REVOKED) {
 		printf("%s: %s answered with an %s response (%s); the old staple"

@@ -160,8 +160,7 @@ print_row(const struct row *r, time_t now, long warn)
 	static const char *const status[] = { "good", "revoked", "unknown" };
 	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
 	char left[32], verdict[96];
-	time_t end = r->e.next_update ? r->e.next_update :
-	    r->e.this_update + staple_conf.max_age;
+	time_t end = staple_entry_end(&r->e);
 	int bad = 0;
 
 	if (r->why != NULL) {
@@ -173,8 +172,18 @@ print_row(const struct row *r, time_t now, long warn)
 	for (int i = 0; i < 8; i++)
 		snprintf(key + 2 * i, 3, "%02X", r->e.key_hash[i]);
 	stamp(this, sizeof(this), r->e.this_update);
-	stamp(next, sizeof(next), r->e.next_update);
-	switch (staple_entry_when(&r->e, now, 0)) {
+	stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
+	    r->e.next_update : 0);
+	switch (r->e.flags & STAPLE_ENTRY_CRITICAL ? STAPLE_BADTIME :
+	    staple_entry_when(&r->e, now, 0)) {
+	case STAPLE_BADTIME:
+		snprintf(verdict, sizeof(verdict), "not served: %s",
+		    r->e.flags & STAPLE_ENTRY_CRITICAL ? "a critical"
+		    " singleExtension" : r->e.flags & STAPLE_ENTRY_BADTIME ?
+		    "an unreadable thisUpdate or nextUpdate" :
+		    "nextUpdate before thisUpdate");
+		bad = 1;
+		break;
 	case STAPLE_EXPIRED:
 		span(left, sizeof(left), now - end);
 		snprintf(verdict, sizeof(verdict), "stale (expired %s ago)", left);

@@ -3,7 +3,7 @@
  *
  *   staplectl show [--warn DURATION] [DIR|FILE ...]
  *   staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]
- *                    [--untrusted FILE] [--at TIME] [--partial-chain] RESPONSE
+ *                    [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE
  *   staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]
  *                   [--CAfile FILE] [--timeout SECONDS]
  *
@@ -18,10 +18,12 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include "../preload/config.h"
 #include "../preload/log.h"
 #include "../preload/ossl.h"
+#include "../preload/signer.h"
 #include "../preload/staple.h"
 #include "staplectl.h"
 
@@ -31,7 +33,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: staplectl show [--warn DURATION] [DIR|FILE ...]\n"
 	    "       staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]\n"
-	    "                 [--untrusted FILE] [--at TIME] [--partial-chain] RESPONSE\n"
+	    "                 [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE\n"
 	    "       staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]\n"
 	    "                 [--CAfile FILE] [--timeout SECONDS]\n");
 	exit(3);
@@ -107,6 +109,72 @@ ctl_store(const char *cafile)
 		ctl_die(cafile ? cafile : "(system trust store)",
 		    "cannot load trust anchors");
 	return store;
+}
+
+int
+ctl_default_level(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int level = ctx ? SSL_CTX_get_security_level(ctx) : 1;
+
+	SSL_CTX_free(ctx);
+	return level;
+}
+
+int
+ctl_parse_level(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (*end != '\0' || end == s || n < 0 || n > 5)
+		ctl_die(s, "not a security level (0 to 5)");
+	return (int)n;
+}
+
+int
+ctl_issued(X509 *x, X509 *leaf)
+{
+	return X509_check_issued(x, leaf) == X509_V_OK &&
+	    X509_verify(leaf, X509_get0_pubkey(x)) > 0;
+}
+
+X509 *
+ctl_find_issuer(X509 *leaf, STACK_OF(X509) *certs, X509_STORE *store)
+{
+	X509_STORE_CTX *ctx;
+	X509 *x = NULL;
+
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		x = sk_X509_value(certs, i);
+		if (x != leaf && ctl_issued(x, leaf) && X509_up_ref(x))
+			return x;
+	}
+	x = NULL;
+	if (store != NULL && (ctx = X509_STORE_CTX_new()) != NULL) {
+		if (!X509_STORE_CTX_init(ctx, store, leaf, NULL) ||
+		    X509_STORE_CTX_get1_issuer(&x, ctx, leaf) <= 0)
+			x = NULL;
+		X509_STORE_CTX_free(ctx);
+	}
+	if (x != NULL && !ctl_issued(x, leaf)) {
+		X509_free(x);
+		x = NULL;
+	}
+	ERR_clear_error();
+	return x;
+}
+
+void
+ctl_judge(struct staple_judge *j, X509 *issuer, time_t now, int level)
+{
+	memset(j, 0, sizeof(*j));
+	j->issuer = issuer;
+	j->now = now;
+	j->level = level;
+	/* a verdict at a chosen time is not cached as one for now */
+	if (now != time(NULL))
+		j->flags = X509_V_FLAG_USE_CHECK_TIME;
 }
 
 int

@@ -23,6 +23,25 @@ time_t ctl_parse_time(const char *s);
 /* A trust store: FILE, or the system's when NULL. Exits on failure. */
 X509_STORE *ctl_store(const char *cafile);
 
+/* The security level a default client context has on this machine. */
+int ctl_default_level(void);
+
+/* A security level argument (0-5); exits on a bad one. */
+int ctl_parse_level(const char *s);
+
+/* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
+int ctl_issued(X509 *x, X509 *leaf);
+
+/*
+ * The issuer of `leaf` (a new reference) among `certs`, else in `store`
+ * (may be NULL): one whose names match and whose key signed the leaf.
+ */
+X509 *ctl_find_issuer(X509 *leaf, STACK_OF(X509) *certs, X509_STORE *store);
+
+struct staple_judge;
+/* A judge as the client role makes one: issuer, time and level, no SSL. */
+void ctl_judge(struct staple_judge *j, X509 *issuer, time_t now, int level);
+
 int ctl_verify(int argc, char **argv);
 int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);

@@ -1,0 +1,199 @@
+/*
+ * issuers.c - a small append-only pool of issuer certificates.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "config.h"
+#include "issuers.h"
+#include "log.h"
+
+/* Enough for every intermediate of a large hosting box; more are logged. */
+#define POOL_MAX 512
+#define SHA1_LEN 20
+
+static struct {
+	X509 *x;
+	unsigned char name_sha1[SHA1_LEN], key_sha1[SHA1_LEN];
+} pool[POOL_MAX];
+static int pool_count;		/* atomic: entries below it never change */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+
+/* The issuer found for a leaf, by the leaf's fingerprint: a miss costs a scan. */
+#define FOUND_SLOTS 64
+static struct {
+	unsigned char fp[SHA1_LEN];
+	int index;		/* pool index + 1; 0: empty */
+} found[FOUND_SLOTS];
+
+/* `x`'s subject name and key hashed with `md`; 0 on failure. */
+static int
+staple_issuer_hashes(X509 *x, const EVP_MD *md, unsigned char *name,
+    unsigned char *key, unsigned int *len)
+{
+	unsigned int klen = 0;
+
+	return ossl.X509_NAME_digest(ossl.X509_get_subject_name(x), md, name,
+	    len) && ossl.X509_pubkey_digest(x, md, key, &klen) && klen == *len;
+}
+
+void
+staple_issuers_add(X509 *x)
+{
+	unsigned char name[SHA1_LEN], key[SHA1_LEN];
+	unsigned int len = 0;
+	int n, known = 0;
+
+	if (x == NULL || !staple_issuer_hashes(x, ossl.EVP_sha1(), name, key,
+	    &len) || len != SHA1_LEN || !ossl.X509_up_ref(x))
+		return;
+	pthread_mutex_lock(&pool_lock);
+	n = pool_count;
+	for (int i = 0; i < n && !known; i++)
+		known = memcmp(pool[i].name_sha1, name, SHA1_LEN) == 0 &&
+		    memcmp(pool[i].key_sha1, key, SHA1_LEN) == 0;
+	if (!known && n < POOL_MAX) {
+		pool[n].x = x;
+		memcpy(pool[n].name_sha1, name, SHA1_LEN);
+		memcpy(pool[n].key_sha1, key, SHA1_LEN);
+		__atomic_store_n(&pool_count, n + 1, __ATOMIC_RELEASE);
+		x = NULL;	/* the pool keeps the reference */
+	}
+	pthread_mutex_unlock(&pool_lock);
+	ossl.X509_free(x);
+	if (!known && n == POOL_MAX && staple_log_once(0x15500e75, 86400))
+		staple_log(STAPLE_WARN, "more than %d issuer certificates;"
+		    " the rest are not used", POOL_MAX);
+}
+
+void
+staple_issuers_add_chain(STACK_OF(X509) *chain)
+{
+	for (int i = 0; chain != NULL &&
+	    i < ossl.OPENSSL_sk_num((OPENSSL_STACK *)chain); i++)
+		staple_issuers_add(ossl.OPENSSL_sk_value((OPENSSL_STACK *)chain, i));
+}
+
+static void
+staple_issuers_read(void)
+{
+	BIO *in;
+	X509 *x;
+	int n = 0;
+
+	if (staple_conf.issuers[0] == '\0')
+		return;
+	ossl.ERR_set_mark();
+	if ((in = ossl.BIO_new_file(staple_conf.issuers, "r")) != NULL) {
+		while ((x = ossl.PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+			staple_issuers_add(x);
+			ossl.X509_free(x);
+			n++;
+		}
+		ossl.BIO_free(in);
+	}
+	ossl.ERR_pop_to_mark();
+	if (n == 0)
+		staple_log(STAPLE_ERROR, "issuers %s: no PEM certificate can be"
+		    " read", staple_conf.issuers);
+}
+
+void
+staple_issuers_load(void)
+{
+	pthread_once(&load_once, staple_issuers_read);
+}
+
+/* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
+static int
+staple_issued(X509 *x, X509 *leaf)
+{
+	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
+	    ossl.X509_verify(leaf, ossl.X509_get0_pubkey(x)) > 0;
+}
+
+X509 *
+staple_issuers_find(X509 *leaf)
+{
+	unsigned char fp[SHA1_LEN];
+	unsigned int len = 0;
+	size_t slot = 0;
+	int n, index = 0;
+
+	staple_issuers_load();
+	n = __atomic_load_n(&pool_count, __ATOMIC_ACQUIRE);
+	if (ossl.X509_digest(leaf, ossl.EVP_sha1(), fp, &len) && len == SHA1_LEN) {
+		slot = staple_hash(STAPLE_HASH_INIT, fp, SHA1_LEN) % FOUND_SLOTS;
+		pthread_mutex_lock(&pool_lock);
+		if (memcmp(found[slot].fp, fp, SHA1_LEN) == 0)
+			index = found[slot].index;
+		pthread_mutex_unlock(&pool_lock);
+		if (index > 0)
+			return pool[index - 1].x;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!staple_issued(pool[i].x, leaf))
+			continue;
+		if (len == SHA1_LEN) {
+			pthread_mutex_lock(&pool_lock);
+			memcpy(found[slot].fp, fp, SHA1_LEN);
+			found[slot].index = i + 1;
+			pthread_mutex_unlock(&pool_lock);
+		}
+		return pool[i].x;
+	}
+	return NULL;
+}
+
+X509 *
+staple_issuers_for(int md_nid, const unsigned char *name_hash,
+    const unsigned char *key_hash, size_t len)
+{
+	unsigned char name[EVP_MAX_MD_SIZE], key[EVP_MAX_MD_SIZE];
+	const EVP_MD *md;
+	unsigned int mlen = 0;
+	int n;
+
+	staple_issuers_load();
+	n = __atomic_load_n(&pool_count, __ATOMIC_ACQUIRE);
+	if (md_nid == NID_sha1 && len == SHA1_LEN) {
+		for (int i = 0; i < n; i++)
+			if (memcmp(pool[i].name_sha1, name_hash, len) == 0 &&
+			    memcmp(pool[i].key_sha1, key_hash, len) == 0)
+				return pool[i].x;
+		return NULL;
+	}
+	if ((md = ossl.EVP_get_digestbyname(ossl.OBJ_nid2sn(md_nid))) == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		if (staple_issuer_hashes(pool[i].x, md, name, key, &mlen) &&
+		    mlen == len && memcmp(name, name_hash, len) == 0 &&
+		    memcmp(key, key_hash, len) == 0)
+			return pool[i].x;
+	return NULL;
+}
+
+unsigned
+staple_issuers_generation(void)
+{
+	return (unsigned)__atomic_load_n(&pool_count, __ATOMIC_ACQUIRE);
+}
+
+void
+staple_issuers_fork_prepare(void)
+{
+	pthread_mutex_lock(&pool_lock);
+}
+
+void
+staple_issuers_fork_parent(void)
+{
+	pthread_mutex_unlock(&pool_lock);
+}
+
+void
+staple_issuers_fork_child(void)
+{
+	pthread_mutex_unlock(&pool_lock);
+}

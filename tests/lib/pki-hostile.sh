@@ -1,0 +1,335 @@
+# shellcheck shell=bash
+# pki-hostile.sh - hostile OCSP responses that `openssl ocsp` cannot make, and
+# the extra signer certificates they need, on top of a PKI made by pki.sh's
+# pki_make.  The suite uses them to prove the verifier refuses each class.
+#
+# Source this file; it only defines functions.  Every function prints
+# nothing on success (except the listing ones), reports problems on stderr
+# and returns non-zero.
+#
+#   pki_hostile_make DIR                      add the extra certificates to DIR
+#   pki_hostile_short_responder DIR SECONDS   remake DIR/resp-short, valid SECONDS more
+#   pki_hostile_cases                         print every CASE name, one a line
+#   pki_hostile_case_args CASE                print CASE's mkocsp arguments
+#   pki_hostile_ocsp DIR CASE LEAF OUT        one hostile DER response
+#   pki_hostile_mkocsp DIR OUT ARG...         mkocsp, with PKI names for files
+#
+# Extra certificates, each DIR/NAME.pem + DIR/NAME.key (see _ph_certs):
+# resp-md5, resp-sha1, resp-512, resp-noku, resp-crit, resp-short,
+# resp-expired (OCSP responders issued by int) and int-twin (self-signed CA
+# named exactly like int, with its own key).
+#
+# Requires: a DIR made by pki_make (int.pem, int.key, openssl.cnf), openssl
+# (3.x CLI), flock, date (GNU), and the mkocsp tool (tests/lib/mkocsp.c):
+# $MKOCSP, or tests/.work/mkocsp beside this file (make tests/.work/mkocsp).
+
+_PH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# ---------------------------------------------------------------- helpers
+
+# _ph_err MSG...: print "pki-hostile: MSG" on stderr and return 1.
+_ph_err() {
+    printf 'pki-hostile: %s\n' "$*" >&2
+    return 1
+}
+
+# _ph_q CMD...: run CMD silently; on failure show its output on stderr.
+_ph_q() {
+    local log
+    log=$("$@" 2>&1) && return 0
+    printf 'pki-hostile: command failed: %s\n%s\n' "$*" "$log" >&2
+    return 1
+}
+
+# _ph_serial: print a random 64-bit serial, upper-case hex, first digit 1-7.
+_ph_serial() {
+    local hex
+    hex=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n' | tr 'a-f' 'A-F') || return 1
+    [ "${#hex}" -eq 16 ] || { _ph_err "cannot read /dev/urandom"; return 1; }
+    printf '%X%s\n' $(( 0x${hex:0:1} % 7 + 1 )) "${hex:1}"
+}
+
+# _ph_asn1time SECONDS: print now+SECONDS (may be negative) as YYMMDDHHMMSSZ.
+_ph_asn1time() {
+    date -u -d "@$(( $(date +%s) + $1 ))" +%y%m%d%H%M%SZ ||
+        { _ph_err "bad time offset '$1'"; return 1; }
+}
+
+# _ph_locked DIR CMD...: run CMD while holding the lock DIR/.hostile.lock.
+_ph_locked() {
+    local dir=$1
+    shift
+    ( flock 9 || { _ph_err "cannot lock $dir/.hostile.lock"; exit 1; }
+      "$@" ) 9>"$dir/.hostile.lock"
+}
+
+# _ph_mkocsp_bin: print the path of the mkocsp executable.
+_ph_mkocsp_bin() {
+    local bin=${MKOCSP:-$_PH_TOP/tests/.work/mkocsp}
+    [ -x "$bin" ] || { _ph_err "no mkocsp at $bin (make tests/.work/mkocsp)"; return 1; }
+    printf '%s\n' "$bin"
+}
+
+# ---------------------------------------------------------------- certificates
+
+# _ph_certs: print "NAME BITS MD EXT ISSUER FROM UNTIL CN" for every extra
+# certificate: RSA key size, signature digest, extension section of
+# _ph_write_cnf, issuer (int, or self = self-signed), validity as seconds
+# from now, subject CN (the rest of the line).
+_ph_certs() {
+    printf '%s\n' \
+        'resp-md5     2048 md5    ext_h_resp int  -86400   31536000  libstaple hostile responder md5' \
+        'resp-sha1    2048 sha1   ext_h_resp int  -86400   31536000  libstaple hostile responder sha1' \
+        'resp-512     512  sha256 ext_h_resp int  -86400   31536000  libstaple hostile responder rsa512' \
+        'resp-noku    2048 sha256 ext_h_noku int  -86400   31536000  libstaple hostile responder keyEncipherment' \
+        'resp-crit    2048 sha256 ext_h_crit int  -86400   31536000  libstaple hostile responder critical' \
+        'resp-short   2048 sha256 ext_h_resp int  -3600    20        libstaple hostile responder short' \
+        'resp-expired 2048 sha256 ext_h_resp int  -2592000 -86400    libstaple hostile responder expired' \
+        'int-twin     2048 sha256 ext_h_twin self -86400   315360000 libstaple test intermediate'
+}
+
+# _ph_responder_ext DIR: print the body of DIR/openssl.cnf's ext_responder
+# section (the PKI's own responder extensions), or fail.
+_ph_responder_ext() {
+    local body
+    body=$(awk '/^\[ *ext_responder *\]/ { f = 1; next } /^\[/ { f = 0 } f && NF' \
+        "$1/openssl.cnf") || return 1
+    grep -q '^keyUsage' <<<"$body" ||
+        { _ph_err "no ext_responder section with keyUsage in $1/openssl.cnf"; return 1; }
+    printf '%s\n' "$body"
+}
+
+# _ph_write_cnf DIR CADIR: write CADIR/ca.cnf, an `openssl ca` setup with its
+# database in CADIR and the extension sections of every extra certificate.
+_ph_write_cnf() {
+    local resp noku
+    resp=$(_ph_responder_ext "$1") || return 1
+    noku=$(awk '/^keyUsage/ { $0 = "keyUsage               = critical, keyEncipherment" } 1' \
+        <<<"$resp") || return 1
+    {
+        cat <<EOF
+# Generated by tests/lib/pki-hostile.sh - throwaway test CA, do not reuse.
+[ ca ]
+default_ca = hostile_ca
+
+[ hostile_ca ]
+database        = $2/index.txt
+serial          = $2/serial
+new_certs_dir   = $2
+policy          = policy_cn
+default_md      = sha256
+unique_subject  = no
+email_in_dn     = no
+copy_extensions = none
+
+[ policy_cn ]
+commonName = supplied
+
+[ req ]
+distinguished_name = req_dn
+prompt             = no
+default_md         = sha256
+
+[ req_dn ]
+CN = placeholder
+
+# The PKI's ext_responder.
+[ ext_h_resp ]
+$resp
+
+# ext_responder, keyUsage keyEncipherment only.
+[ ext_h_noku ]
+$noku
+
+# ext_responder plus an unknown critical extension.
+[ ext_h_crit ]
+$resp
+1.3.6.1.4.1.55555.2    = critical, ASN1:NULL
+
+# A self-signed CA (int-twin), like the PKI's root.
+[ ext_h_twin ]
+basicConstraints       = critical, CA:true
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = none
+EOF
+    } > "$2/ca.cnf" || return 1
+}
+
+# _ph_issue DIR NAME [UNTIL]: (re)make DIR/NAME.pem from DIR/NAME.key as
+# _ph_certs says (UNTIL overrides its end, seconds from now); atomic rename.
+_ph_issue() {
+    local dir=$1 name=$2 until=${3:-} row bits md ext issuer from end cn tmp rc=1
+    local -a signer
+    row=$(_ph_certs | awk -v n="$name" '$1 == n') || return 1
+    [ -n "$row" ] || { _ph_err "unknown certificate '$name'"; return 1; }
+    read -r _ bits md ext issuer from end cn <<<"$row"
+    [ -n "$until" ] && end=$until
+    [ -f "$dir/$name.key" ] || { _ph_err "no key $dir/$name.key"; return 1; }
+    if [ "$issuer" = self ]; then
+        signer=(-selfsign -keyfile "$dir/$name.key")
+    else
+        signer=(-cert "$dir/$issuer.pem" -keyfile "$dir/$issuer.key")
+    fi
+    tmp=$(mktemp -d "$dir/.hostile.XXXXXX") || return 1
+    : > "$tmp/index.txt" &&
+    _ph_serial > "$tmp/serial" &&
+    _ph_write_cnf "$dir" "$tmp" &&
+    from=$(_ph_asn1time "$from") && end=$(_ph_asn1time "$end") &&
+    _ph_q openssl req -new -config "$tmp/ca.cnf" -key "$dir/$name.key" \
+        -subj "/CN=$cn" -out "$tmp/req.csr" &&
+    _ph_q openssl ca -config "$tmp/ca.cnf" -batch -notext -in "$tmp/req.csr" \
+        "${signer[@]}" -md "$md" -extensions "$ext" -startdate "$from" \
+        -enddate "$end" -outdir "$tmp" -out "$tmp/cert.pem" &&
+    [ -s "$tmp/cert.pem" ] &&
+    mv -f "$tmp/cert.pem" "$dir/$name.pem" && rc=0
+    rm -rf "$tmp"
+    [ "$rc" -eq 0 ] || _ph_err "could not make $dir/$name.pem"
+}
+
+# _ph_make_all DIR: make every extra key and certificate, then DIR/hostile.done.
+_ph_make_all() {
+    local dir=$1 name bits rest pid rc=0
+    local -a pids=()
+    [ -f "$dir/hostile.done" ] && return 0
+    while read -r name bits rest; do
+        _ph_q openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
+            -out "$dir/$name.key" & pids+=($!)
+    done < <(_ph_certs)
+    for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+    [ "$rc" -eq 0 ] || { _ph_err "could not make the extra keys in $dir"; return 1; }
+    while read -r name rest; do
+        _ph_issue "$dir" "$name" || return 1
+    done < <(_ph_certs)
+    touch "$dir/hostile.done" || return 1
+}
+
+# pki_hostile_make DIR: add every extra certificate (_ph_certs) to the PKI in
+# DIR, made by pki_make; nothing to do when DIR/hostile.done exists.  Safe to
+# run concurrently (DIR/.hostile.lock).  resp-short is valid for 20 seconds
+# from now: use pki_hostile_short_responder for a fresh one.
+pki_hostile_make() {
+    local dir=${1:-}
+    if [ $# -ne 1 ] || [ -z "$dir" ]; then
+        _ph_err "usage: pki_hostile_make DIR"; return 1
+    fi
+    [ -f "$dir/hostile.done" ] && return 0
+    if [ ! -f "$dir/int.pem" ] || [ ! -f "$dir/int.key" ] || [ ! -f "$dir/openssl.cnf" ]; then
+        _ph_err "$dir is not a PKI made by pki_make"; return 1
+    fi
+    _ph_locked "$dir" _ph_make_all "$dir"
+}
+
+# pki_hostile_short_responder DIR SECONDS: remake DIR/resp-short.pem (same
+# key) valid from 1 hour ago until SECONDS (an integer; negative = already
+# expired, below -3600 notAfter precedes notBefore) from now.  Makes the
+# extra certificates first if needed.  Responses made before keep the
+# certificate they include.
+pki_hostile_short_responder() {
+    local dir=${1:-} secs=${2:-}
+    if [ $# -ne 2 ] || ! [[ $secs =~ ^-?[0-9]+$ ]]; then
+        _ph_err "usage: pki_hostile_short_responder DIR SECONDS"; return 1
+    fi
+    pki_hostile_make "$dir" || return 1
+    _ph_locked "$dir" _ph_issue "$dir" resp-short "$secs"
+}
+
+# ---------------------------------------------------------------- responses
+
+# _ph_table: the case table, one line per CASE: "CASE MKOCSP-ARGS...", in
+# pki_hostile_mkocsp's form (PKI names for files, LEAF for the leaf).
+# mkocsp's defaults: status good, thisUpdate now-60s, nextUpdate now+1 day,
+# sha1 CertID, sha256 signature, ResponderID by key, signer cert included.
+_ph_table() {
+    cat <<'EOF'
+good                     --signer int --cert LEAF --issuer int
+good-sha256              --signer int --cert LEAF --issuer int --idmd sha256
+next-garbage             --signer int --cert LEAF --issuer int --next raw:garbage
+next-month13             --signer int --cert LEAF --issuer int --next raw:20301301000000Z
+next-1970                --signer int --cert LEAF --issuer int --next @1
+next-before-this         --signer int --cert LEAF --issuer int --this -60 --next -3660
+next-before-this-skew    --signer int --cert LEAF --issuer int --this +120 --next +60
+this-garbage             --signer int --cert LEAF --issuer int --this raw:garbage
+md5-sig                  --signer int --md md5 --cert LEAF --issuer int
+sha1-sig                 --signer int --md sha1 --cert LEAF --issuer int
+by-resp-md5              --signer resp-md5 --cert LEAF --issuer int
+by-resp-sha1             --signer resp-sha1 --cert LEAF --issuer int
+by-resp-512              --signer resp-512 --cert LEAF --issuer int
+by-resp-noku             --signer resp-noku --cert LEAF --issuer int
+by-resp-crit             --signer resp-crit --cert LEAF --issuer int
+by-resp-short            --signer resp-short --cert LEAF --issuer int
+by-resp-expired          --signer resp-expired --cert LEAF --issuer int
+resp-crit-ext            --signer int --resp-crit-ext --cert LEAF --issuer int
+single-crit-ext          --signer int --cert LEAF --issuer int --single-crit-ext
+resp-ext-noncrit         --signer int --resp-ext --cert LEAF --issuer int
+single-ext-noncrit       --signer int --cert LEAF --issuer int --single-ext
+twin-signed              --signer int-twin --cert LEAF --issuer int-twin
+twin-id                  --signer int-twin --cert LEAF --issuer int
+revoked-stale-plus-good  --signer int --cert LEAF --issuer int --cert LEAF --issuer int --status revoked --this -172800 --next -86400
+revoked-future-plus-good --signer int --cert LEAF --issuer int --cert LEAF --issuer int --status revoked --this +86400 --next +172800
+revoked-sha256-plus-good --signer int --cert LEAF --issuer int --cert LEAF --issuer int --status revoked --idmd sha256
+revoked-md5-plus-good    --signer int --cert LEAF --issuer int --cert LEAF --issuer int --status revoked --idmd md5
+EOF
+}
+
+# pki_hostile_cases: print every CASE name of pki_hostile_ocsp, one a line.
+pki_hostile_cases() {
+    _ph_table | awk '{ print $1 }'
+}
+
+# pki_hostile_case_args CASE: print CASE's row of the table (its mkocsp
+# arguments, PKI names and the word LEAF), or fail for an unknown CASE.
+pki_hostile_case_args() {
+    local row
+    row=$(_ph_table | awk -v c="${1:-}" '$1 == c { $1 = ""; sub(/^ +/, ""); print }')
+    [ -n "$row" ] || { _ph_err "unknown CASE '$1' (see pki_hostile_cases)"; return 1; }
+    printf '%s\n' "$row"
+}
+
+# pki_hostile_mkocsp DIR OUT ARG...: run mkocsp --out OUT ARG..., where
+# "--signer NAME" stands for --signer-cert DIR/NAME.pem --signer-key
+# DIR/NAME.key, and the file of --cert, --issuer, --id-issuer and --include
+# may be a PKI name (no "/"): DIR/NAME.pem.  All other ARGs pass as they are.
+pki_hostile_mkocsp() {
+    local dir=${1:-} out=${2:-} bin a
+    local -a args=()
+    [ $# -ge 3 ] || { _ph_err "usage: pki_hostile_mkocsp DIR OUT ARG..."; return 1; }
+    shift 2
+    bin=$(_ph_mkocsp_bin) || return 1
+    while [ $# -gt 0 ]; do
+        a=$1
+        shift
+        case $a in
+            --signer|--cert|--issuer|--id-issuer|--include)
+                [ $# -gt 0 ] || { _ph_err "$a needs an argument"; return 1; }
+                if [ "$a" = --signer ]; then
+                    args+=(--signer-cert "$dir/$1.pem" --signer-key "$dir/$1.key")
+                elif [[ $1 == */* ]]; then
+                    args+=("$a" "$1")
+                else
+                    args+=("$a" "$dir/$1.pem")
+                fi
+                shift ;;
+            *) args+=("$a") ;;
+        esac
+    done
+    "$bin" --out "$out" "${args[@]}" || { _ph_err "could not make $out"; return 1; }
+}
+
+# pki_hostile_ocsp DIR CASE LEAF OUT: write the DER response of CASE (see
+# pki_hostile_cases, _ph_table) for the PKI leaf LEAF (must, rsa, ...).
+# Makes the extra certificates first if needed (pki_hostile_make).
+pki_hostile_ocsp() {
+    local dir=${1:-} case=${2:-} leaf=${3:-} out=${4:-} row a
+    local -a words args=()
+    [ $# -eq 4 ] || { _ph_err "usage: pki_hostile_ocsp DIR CASE LEAF OUT"; return 1; }
+    [ -f "$dir/$leaf.pem" ] || { _ph_err "no such leaf $dir/$leaf.pem"; return 1; }
+    row=$(pki_hostile_case_args "$case") || return 1
+    pki_hostile_make "$dir" || return 1
+    read -ra words <<<"$row"
+    for a in "${words[@]}"; do
+        [ "$a" = LEAF ] && a=$leaf
+        args+=("$a")
+    done
+    pki_hostile_mkocsp "$dir" "$out" "${args[@]}" || return 1
+}
