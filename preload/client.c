@@ -9,6 +9,7 @@
 
 #include "accepted.h"
 #include "client.h"
+#include "compat.h"
 #include "config.h"
 #include "issuers.h"
 #include "log.h"
@@ -16,13 +17,16 @@
 
 static int ssl_index = -1;	/* SSL: &request_mark when libstaple asked */
 static char request_mark;
+static int late_index = -1;	/* 1.0.2 SSL: &late_mark: decide when verified */
+static char late_mark;
 
 int
 staple_client_init(void)
 {
-	ssl_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL,
-	    NULL, NULL, NULL);
-	return ssl_index >= 0;
+	ssl_index = staple_ex_index_ssl(NULL);
+	if (ossl.legacy)
+		late_index = staple_ex_index_ssl(NULL);
+	return ssl_index >= 0 && (!ossl.legacy || late_index >= 0);
 }
 
 /* The SNI name this client sends, or NULL. */
@@ -80,18 +84,17 @@ staple_policy_rejects(int policy, int verdict, int must)
 /*
  * Why the program did not authenticate the server, or NULL when it did:
  * it does not verify (SSL_VERIFY_NONE), it went on after a failed
- * verification, or a DANE-TA / DANE-EE record vouched for the server
+ * verification (`result`, the chain check's outcome), or a DANE-TA / DANE-EE record vouched for the server
  * instead of the PKI (RFC 7671: revocation is not part of those).
  */
 static const char *
-staple_client_unauthenticated(SSL *s, char *buf, size_t size)
+staple_client_unauthenticated(SSL *s, long result, char *buf, size_t size)
 {
 	uint8_t usage = 0;
-	long result;
 
 	if (!(ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
 		return "the program does not verify the server";
-	if ((result = ossl.SSL_get_verify_result(s)) != X509_V_OK) {
+	if (result != X509_V_OK) {
 		snprintf(buf, size, "the program went on after a failed"
 		    " verification: %s",
 		    ossl.X509_verify_cert_error_string(result));
@@ -112,7 +115,7 @@ static int
 staple_client_issued(X509 *x, X509 *leaf)
 {
 	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
-	    ossl.X509_verify(leaf, ossl.X509_get0_pubkey(x)) > 0;
+	    ossl.X509_verify(leaf, staple_x509_key(x)) > 0;
 }
 
 /* The issuer of `leaf` that `store` holds (a new reference), or NULL. */
@@ -145,7 +148,7 @@ static X509 *
 staple_client_issuer(SSL *s, X509 *leaf, STACK_OF(X509) *peer,
     int authenticated, X509 **owned)
 {
-	STACK_OF(X509) *chain = ossl.SSL_get0_verified_chain(s);
+	STACK_OF(X509) *chain = staple_verified_chain(s);
 	X509 *x;
 
 	*owned = NULL;
@@ -172,8 +175,8 @@ staple_client_judge(SSL *s, X509 *issuer, struct staple_judge *j)
 	j->issuer = issuer;
 	j->flags = param ? ossl.X509_VERIFY_PARAM_get_flags(param) : 0;
 	j->now = (j->flags & X509_V_FLAG_USE_CHECK_TIME) ?
-	    ossl.X509_VERIFY_PARAM_get_time(param) : time(NULL);
-	j->level = ossl.SSL_get_security_level(s);
+	    staple_param_time(param) : time(NULL);
+	j->level = staple_security_level(s);
 }
 
 /* A handshake's outcome, for the log line. */
@@ -224,8 +227,8 @@ staple_client_verdict(SSL *s, struct staple_outcome *o)
 	X509 *owned;
 	long len;
 
-	o->unauth = staple_client_unauthenticated(s, o->unauth_buf,
-	    sizeof(o->unauth_buf));
+	o->unauth = staple_client_unauthenticated(s,
+	    ossl.SSL_get_verify_result(s), o->unauth_buf, sizeof(o->unauth_buf));
 	if (peer == NULL || ossl.OPENSSL_sk_num((OPENSSL_STACK *)peer) < 1) {
 		o->why = "no server certificate";
 		o->verdict = STAPLE_INVALID;
@@ -255,9 +258,10 @@ staple_client_status(SSL *s, staple_status_fn app, void *arg)
 	if (o.policy == STAPLE_POLICY_OFF)
 		return app != NULL ? app(s, arg) : 1;
 	ossl.ERR_set_mark();
-	if (ossl.SSL_session_reused(s)) {
+	if (staple_session_reused(s)) {
 		/* TLS 1.3 resumption: no staple; the session's verdict decides. */
-		o.unauth = staple_client_unauthenticated(s, o.unauth_buf,
+		o.unauth = staple_client_unauthenticated(s,
+		    ossl.SSL_get_verify_result(s), o.unauth_buf,
 		    sizeof(o.unauth_buf));
 		o.reject = o.unauth == NULL && (sess == NULL ||
 		    !staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL)));
@@ -266,6 +270,12 @@ staple_client_status(SSL *s, staple_status_fn app, void *arg)
 			    " without an accepted staple (policy %s)",
 			    staple_client_host(s) ? staple_client_host(s) :
 			    "(no SNI)", staple_policy_name(o.policy));
+	} else if (ossl.legacy && ossl.SSL_get_peer_cert_chain(s) == NULL) {
+		/*
+		 * 1.0.2 asks at ServerHello when the server will send no staple,
+		 * before any certificate: decide once it is verified.
+		 */
+		ossl.SSL_set_ex_data(s, late_index, &late_mark);
 	} else {
 		staple_client_verdict(s, &o);
 		o.reject = staple_policy_rejects(o.policy, o.verdict, o.must);
@@ -279,4 +289,38 @@ staple_client_status(SSL *s, staple_status_fn app, void *arg)
 	if (o.reject)
 		return 0;
 	return app != NULL ? app(s, arg) : 1;
+}
+
+int
+staple_client_late(SSL *s, X509_STORE_CTX *x, int ok)
+{
+	struct staple_outcome o = { .verdict = STAPLE_MISSING, .why = "no staple" };
+	STACK_OF(X509) *chain;
+	long result;
+
+	if (late_index < 0 || ossl.SSL_get_ex_data(s, late_index) != &late_mark)
+		return ok;
+	ossl.SSL_set_ex_data(s, late_index, NULL);
+	o.policy = staple_conf_host_policy(staple_client_host(s));
+	chain = staple_verified_chain(s);
+	if (o.policy == STAPLE_POLICY_OFF || chain == NULL ||
+	    ossl.OPENSSL_sk_num((OPENSSL_STACK *)chain) < 1)
+		return ok;
+	ossl.ERR_set_mark();
+	o.leaf = ossl.OPENSSL_sk_value((OPENSSL_STACK *)chain, 0);
+	o.must = staple_must_staple(o.leaf);
+	/* the verification's outcome: SSL_get_verify_result is set after this */
+	result = ossl.X509_STORE_CTX_get_error(x);
+	if (ok <= 0 && result == X509_V_OK)
+		result = X509_V_ERR_APPLICATION_VERIFICATION;
+	o.unauth = staple_client_unauthenticated(s, result, o.unauth_buf,
+	    sizeof(o.unauth_buf));
+	o.reject = staple_policy_rejects(o.policy, o.verdict, o.must);
+	staple_client_log(s, &o);
+	staple_accepted_set(o.leaf, !o.reject, time(NULL));
+	ossl.ERR_pop_to_mark();
+	if (!o.reject || o.unauth != NULL)
+		return ok;
+	ossl.X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
 }

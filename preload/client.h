@@ -30,4 +30,12 @@ int staple_client_may_resume(SSL *s, SSL_SESSION *sess);
  */
 int staple_client_status(SSL *s, staple_status_fn app, void *arg);
 
+/*
+ * 1.0.2, from libstaple's certificate-verify callback: the verdict on a
+ * handshake whose server sends no staple, which 1.0.2 announces before the
+ * certificate is known. `ok` is the verification's result; returns it, or 0
+ * (with X509_V_ERR_APPLICATION_VERIFICATION) to fail the handshake.
+ */
+int staple_client_late(SSL *s, X509_STORE_CTX *x, int ok);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "accepted.h"
 #include "client.h"
+#include "compat.h"
 #include "config.h"
 #include "issuers.h"
 #include "log.h"
@@ -30,6 +31,10 @@
 /* What libstaple keeps per SSL_CTX, in its ex_data slot. */
 struct staple_ctx {
 	staple_status_fn app_cb;	/* the program's own status callback */
+	/* 1.0.2: the program's certificate-verify callback, chained */
+	int (*app_verify)(X509_STORE_CTX *, void *);
+	void *app_verify_arg;
+	pthread_mutex_t lock;		/* guards app_verify and its arg */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -79,8 +84,12 @@ static void
 staple_ctx_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     long argl, void *argp)
 {
+	struct staple_ctx *st = ptr;
+
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-	free(ptr);
+	if (st != NULL)
+		pthread_mutex_destroy(&st->lock);
+	free(st);
 }
 
 /* Whether the setup worked: configuration, symbols, ex_data slots, fork hooks. */
@@ -95,9 +104,8 @@ staple_setup(void)
 	if (!staple_ossl_resolve(init_caller))
 		return 0;
 	staple_md_init();
-	ctx_index = ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0,
-	    NULL, NULL, NULL, staple_ctx_free);
-	return ctx_index >= 0 && staple_client_init() &&
+	ctx_index = staple_ex_index_ctx(staple_ctx_free);
+	return ctx_index >= 0 && staple_compat_init() && staple_client_init() &&
 	    pthread_atfork(staple_fork_prepare, staple_fork_parent,
 	    staple_fork_child) == 0;
 }
@@ -159,8 +167,38 @@ staple_status_cb(SSL *s, void *arg)
 }
 
 /*
- * Give a new SSL_CTX libstaple's state and status callback; idempotent, so
- * SSL_CTX_new calling SSL_CTX_new_ex through the PLT sets up once.
+ * 1.0.2 only, libstaple's certificate-verify callback: the program's own
+ * (or OpenSSL's verification), then what 1.0.2 leaves to be done here: the
+ * chain it built is kept, and a client that was told at ServerHello that
+ * no staple comes gets its verdict now that the certificate is known.
+ */
+static int
+staple_cert_verify(X509_STORE_CTX *x, void *arg)
+{
+	SSL *s = ossl.X509_STORE_CTX_get_ex_data(x,
+	    ossl.SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct staple_ctx *st = s ? staple_ctx_get(ossl.SSL_get_SSL_CTX(s)) : NULL;
+	int (*app)(X509_STORE_CTX *, void *) = NULL;
+	int ok;
+
+	(void)arg;
+	if (st != NULL) {
+		pthread_mutex_lock(&st->lock);
+		app = st->app_verify;
+		arg = st->app_verify_arg;
+		pthread_mutex_unlock(&st->lock);
+	}
+	ok = app != NULL ? app(x, arg) : ossl.X509_verify_cert(x);
+	if (s == NULL || ossl.SSL_is_server(s))
+		return ok;
+	staple_compat_keep_chain(s, x);
+	return staple_client_late(s, x, ok);
+}
+
+/*
+ * Give a new SSL_CTX libstaple's state and status callback (and on 1.0.2
+ * its certificate-verify callback); idempotent, so SSL_CTX_new calling
+ * SSL_CTX_new_ex through the PLT sets up once.
  */
 static void
 staple_ctx_setup(SSL_CTX *ctx)
@@ -170,12 +208,16 @@ staple_ctx_setup(SSL_CTX *ctx)
 	if (ctx == NULL || staple_ctx_get(ctx) != NULL ||
 	    (st = calloc(1, sizeof(*st))) == NULL)
 		return;
+	pthread_mutex_init(&st->lock, NULL);
 	if (!ossl.SSL_CTX_set_ex_data(ctx, ctx_index, st)) {
+		pthread_mutex_destroy(&st->lock);
 		free(st);
 		return;
 	}
 	ossl.SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB,
 	    (void (*)(void))staple_status_cb);
+	if (ossl.legacy)
+		ossl.SSL_CTX_set_cert_verify_callback(ctx, staple_cert_verify, NULL);
 }
 
 /*
@@ -378,6 +420,30 @@ SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
 		staple_store_watch(file);
 	}
 	return ret;
+}
+
+/*
+ * 1.0.2: keep libstaple's certificate-verify callback installed and chain
+ * the program's behind it. Elsewhere a pass-through.
+ */
+STAPLE_EXPORT void
+SSL_CTX_set_cert_verify_callback(SSL_CTX *ctx,
+    int (*cb)(X509_STORE_CTX *, void *), void *arg)
+{
+	__typeof__(&SSL_CTX_set_cert_verify_callback) real =
+	    STAPLE_REAL(SSL_CTX_set_cert_verify_callback, CALLER);
+	struct staple_ctx *st;
+
+	if (real == NULL)
+		return;
+	if (staple_active() && ossl.legacy && (st = staple_ctx_get(ctx)) != NULL) {
+		pthread_mutex_lock(&st->lock);
+		st->app_verify = cb;
+		st->app_verify_arg = arg;
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	real(ctx, cb, arg);
 }
 
 /* A new client connection asks for a staple (policy permitting). */

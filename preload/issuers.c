@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "compat.h"
 #include "config.h"
 #include "issuers.h"
 #include "log.h"
@@ -46,7 +47,7 @@ staple_issuers_add(X509 *x)
 	int n, known = 0;
 
 	if (x == NULL || !staple_issuer_hashes(x, ossl.EVP_sha1(), name, key,
-	    &len) || len != SHA1_LEN || !ossl.X509_up_ref(x))
+	    &len) || len != SHA1_LEN || !staple_x509_up_ref(x))
 		return;
 	pthread_mutex_lock(&pool_lock);
 	n = pool_count;
@@ -110,7 +111,7 @@ static int
 staple_issued(X509 *x, X509 *leaf)
 {
 	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
-	    ossl.X509_verify(leaf, ossl.X509_get0_pubkey(x)) > 0;
+	    ossl.X509_verify(leaf, staple_x509_key(x)) > 0;
 }
 
 X509 *

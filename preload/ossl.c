@@ -48,48 +48,88 @@ staple_ossl_lookup(const void *caller, const char *name)
 	return sym;
 }
 
+/* Whether libstaple serves OpenSSL `version`: 1.0.2, 1.1.1 or 3.x. */
+static int
+staple_ossl_supported(unsigned long version)
+{
+	return (version >= 0x10002000UL && version < 0x10100000UL) ||
+	    (version >= 0x10101000UL && version < 0x10200000UL) ||
+	    (version >= 0x30000000UL && version < 0x40000000UL);
+}
+
+/* The version first: an unserved one is named, not a function it lacks. */
+static int
+staple_ossl_version(void *handle, const char *file)
+{
+	unsigned long (*num)(void) = (unsigned long (*)(void))dlsym(handle,
+	    "OpenSSL_version_num");
+	const char *(*text)(int) = (const char *(*)(int))dlsym(handle,
+	    "OpenSSL_version");
+	unsigned long version;
+
+	if (num == NULL)
+		num = (unsigned long (*)(void))dlsym(handle, "SSLeay");
+	if (text == NULL)
+		text = (const char *(*)(int))dlsym(handle, "SSLeay_version");
+	if (num == NULL) {
+		staple_log(STAPLE_WARN, "%s: not an OpenSSL libssl; stepping"
+		    " aside", file);
+		return 0;
+	}
+	version = num();
+	if (!staple_ossl_supported(version)) {
+		staple_log(STAPLE_WARN, "%s (%#lx) in %s is not a version"
+		    " libstaple serves (1.0.2, 1.1.1, 3.x); stepping aside",
+		    text ? text(0) : "OpenSSL", version, file);
+		return 0;
+	}
+	ossl.legacy = version < 0x10100000UL;
+	return 1;
+}
+
 int
 staple_ossl_resolve(const void *caller)
 {
 	Dl_info info;
 	void *real, *handle;
 	const char *missing = NULL;
-	unsigned long version;
 
 	real = staple_ossl_lookup(caller, "SSL_CTX_new");
 	if (real == NULL || !dladdr(real, &info) || info.dli_fname == NULL)
 		return 0;
 	/* Kept open for good: the table must stay valid even if the host dlcloses. */
 	handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-	if (handle == NULL)
+	if (handle == NULL || !staple_ossl_version(handle, info.dli_fname))
 		return 0;
 
 #define STAPLE_OSSL_FIND(name, required) \
 	ossl.name = (__typeof__(&name))dlsym(handle, #name); \
-	if (ossl.name == NULL && (required) && missing == NULL) \
+	if (ossl.name == NULL && missing == NULL && \
+	    ((required) == 1 || ((required) == 2 && !ossl.legacy))) \
 		missing = #name;
 	STAPLE_OSSL_FUNCS(STAPLE_OSSL_FIND)
 #undef STAPLE_OSSL_FIND
-#define STAPLE_OSSL_FIND_RENAMED(name, older) \
+#define STAPLE_OSSL_FIND_RENAMED(name, older, required) \
 	if ((ossl.name = (__typeof__(&name))dlsym(handle, #name)) == NULL) \
 		ossl.name = (__typeof__(&name))dlsym(handle, #older); \
-	if (ossl.name == NULL && missing == NULL) \
+	if (ossl.name == NULL && missing == NULL && \
+	    ((required) == 1 || ((required) == 2 && !ossl.legacy))) \
 		missing = #name;
 	STAPLE_OSSL_RENAMED(STAPLE_OSSL_FIND_RENAMED)
 #undef STAPLE_OSSL_FIND_RENAMED
+#define STAPLE_OSSL_FIND_LEGACY(name, type) \
+	ossl.name = ossl.legacy ? (type)dlsym(handle, #name) : NULL; \
+	if (ossl.legacy && ossl.name == NULL && missing == NULL) \
+		missing = #name;
+	STAPLE_OSSL_LEGACY(STAPLE_OSSL_FIND_LEGACY)
+#undef STAPLE_OSSL_FIND_LEGACY
 
 	if (missing != NULL) {
 		staple_log(STAPLE_WARN, "%s has no %s; stepping aside",
 		    info.dli_fname, missing);
 		return 0;
 	}
-	version = ossl.OpenSSL_version_num();
-	if (version < 0x10101000UL || version >= 0x40000000UL) {
-		staple_log(STAPLE_WARN, "unsupported OpenSSL version %#lx in %s;"
-		    " stepping aside", version, info.dli_fname);
-		return 0;
-	}
-	staple_log(STAPLE_DEBUG, "using %s (OpenSSL %#lx)", info.dli_fname,
-	    version);
+	staple_log(STAPLE_DEBUG, "using %s (%s)", info.dli_fname,
+	    ossl.OpenSSL_version(0));
 	return 1;
 }

@@ -1,6 +1,7 @@
 /*
  * server.c - the server half of the status callback.
  */
+#include "compat.h"
 #include "server.h"
 #include "store.h"
 
@@ -51,6 +52,9 @@ staple_server_status(SSL *s, staple_status_fn app, void *arg)
 		if (ret == SSL_TLSEXT_ERR_OK && staple_server_has_staple(s))
 			return ret;
 	}
+	/* 1.0.2 asks on resumption too, where no CertificateStatus goes out */
+	if (staple_session_reused(s))
+		return SSL_TLSEXT_ERR_NOACK;
 	ossl.ERR_set_mark();
 	if ((leaf = ossl.SSL_get_certificate(s)) != NULL)
 		len = staple_store_find(leaf, staple_server_issuer(s, leaf), &der);

@@ -61,11 +61,11 @@ staple_signer_find(OCSP_BASICRESP *bs, X509 *issuer)
 	const STACK_OF(X509) *certs;
 	X509 *x;
 
-	if (!ossl.OCSP_resp_get0_id(bs, &key, &name))
+	if (!staple_resp_id(bs, &key, &name))
 		return NULL;
 	if (staple_signer_named(issuer, key, name))
 		return issuer;
-	certs = ossl.OCSP_resp_get0_certs(bs);
+	certs = staple_resp_certs(bs);
 	for (int i = 0; certs != NULL &&
 	    i < ossl.OPENSSL_sk_num((const OPENSSL_STACK *)certs); i++) {
 		x = ossl.OPENSSL_sk_value((const OPENSSL_STACK *)certs, i);
@@ -81,8 +81,8 @@ staple_signer_current(X509 *x, struct staple_judge *j, time_t *until)
 {
 	time_t from;
 
-	if (!staple_asn1_time(ossl.X509_get0_notBefore(x), &from) ||
-	    !staple_asn1_time(ossl.X509_get0_notAfter(x), until))
+	if (!staple_asn1_time(staple_x509_not_before(x), &from) ||
+	    !staple_asn1_time(staple_x509_not_after(x), until))
 		return staple_refuse(j, "the responder certificate has an"
 		    " unreadable validity");
 	if (j->flags & X509_V_FLAG_NO_CHECK_TIME)
@@ -107,16 +107,16 @@ staple_signer_delegated(X509 *x, struct staple_judge *j, time_t *until)
 	int bits, md;
 
 	if (ossl.X509_check_issued(j->issuer, x) != X509_V_OK ||
-	    ossl.X509_verify(x, ossl.X509_get0_pubkey(j->issuer)) <= 0)
+	    ossl.X509_verify(x, staple_x509_key(j->issuer)) <= 0)
 		return staple_refuse(j, "signer not authorised: not a"
 		    " certificate the issuer signed");
-	flags = ossl.X509_get_extension_flags(x);
+	flags = staple_x509_flags(x);
 	if (!(flags & EXFLAG_XKUSAGE) ||
-	    !(ossl.X509_get_extended_key_usage(x) & XKU_OCSP_SIGN))
+	    !(staple_x509_ext_key_usage(x) & XKU_OCSP_SIGN))
 		return staple_refuse(j, "signer not authorised: the responder"
 		    " certificate lacks the OCSPSigning extended key usage");
 	if ((flags & EXFLAG_KUSAGE) &&
-	    !(ossl.X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+	    !(staple_x509_key_usage(x) & KU_DIGITAL_SIGNATURE))
 		return staple_refuse(j, "signer not authorised: the responder"
 		    " certificate's keyUsage lacks digitalSignature");
 	if ((flags & EXFLAG_CRITICAL) &&
@@ -135,15 +135,15 @@ staple_signer_delegated(X509 *x, struct staple_judge *j, time_t *until)
 static int
 staple_signer_strong(OCSP_BASICRESP *bs, X509 *signer, struct staple_judge *j)
 {
-	const X509_ALGOR *alg = ossl.OCSP_resp_get0_tbs_sigalg(bs);
-	EVP_PKEY *key = ossl.X509_get0_pubkey(signer);
+	const X509_ALGOR *alg = staple_resp_sigalg(bs);
+	EVP_PKEY *key = staple_x509_key(signer);
 	const ASN1_OBJECT *oid = NULL;
 	int bits, md;
 
 	if (key == NULL || alg == NULL)
 		return staple_refuse(j, "the signer's key or algorithm is"
 		    " unreadable");
-	bits = ossl.EVP_PKEY_get_security_bits(key);
+	bits = staple_pkey_security_bits(key);
 	if (!staple_judge_allows(j, bits))
 		return staple_refuse(j, "the signer's key (%s, %d bits) is too"
 		    " weak for security level %d", staple_pkey_name(key),
@@ -193,10 +193,10 @@ staple_signer_verify(OCSP_BASICRESP *bs, struct staple_judge *j, time_t *until)
 	if ((signer = staple_signer_find(bs, j->issuer)) == NULL)
 		return staple_refuse(j, "no certificate matches the responder ID"
 		    " (signer not found)");
-	if (signer == j->issuer || ossl.EVP_PKEY_eq(ossl.X509_get0_pubkey(signer),
-	    ossl.X509_get0_pubkey(j->issuer)) == 1) {
+	if (signer == j->issuer || ossl.EVP_PKEY_eq(staple_x509_key(signer),
+	    staple_x509_key(j->issuer)) == 1) {
 		/* the issuer's own key: the program's chain check vouched for it */
-		if (!staple_asn1_time(ossl.X509_get0_notAfter(j->issuer), until))
+		if (!staple_asn1_time(staple_x509_not_after(j->issuer), until))
 			return staple_refuse(j, "the issuer has an unreadable"
 			    " notAfter");
 	} else if (!staple_signer_delegated(signer, j, until)) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "config.h"
 #include "staple.h"
 #include "vet.h"
@@ -147,7 +148,7 @@ staple_entry_fill(struct staple_entry *e, OCSP_SINGLERESP *single)
 	int reason;
 
 	if (!ossl.OCSP_id_get0_info(&name_hash, &md, &key_hash, &serial,
-	    (OCSP_CERTID *)ossl.OCSP_SINGLERESP_get0_id(single)))
+	    (OCSP_CERTID *)staple_single_id(single)))
 		return 0;
 	e->md_nid = ossl.OBJ_obj2nid(md);
 	if (staple_md(e->md_nid) == NULL ||
@@ -313,8 +314,6 @@ static int
 staple_certid_hash(struct staple_certid *id, int nid)
 {
 	const EVP_MD *md = staple_md(nid);
-	const unsigned char *der;
-	size_t derlen;
 	unsigned int klen;
 	int i;
 
@@ -324,10 +323,8 @@ staple_certid_hash(struct staple_certid *id, int nid)
 		return -1;
 	if (id->state[i] == HASH_TODO) {
 		id->state[i] = HASH_FAILED;
-		if (ossl.X509_NAME_get0_der(ossl.X509_get_issuer_name(id->leaf),
-		    &der, &derlen) &&
-		    ossl.EVP_Digest(der, derlen, id->name_hash[i], &id->len[i],
-		    md, NULL) &&
+		if (ossl.X509_NAME_digest(ossl.X509_get_issuer_name(id->leaf),
+		    md, id->name_hash[i], &id->len[i]) &&
 		    ossl.X509_pubkey_digest(id->issuer, md, id->key_hash[i],
 		    &klen) && klen == id->len[i])
 			id->state[i] = HASH_DONE;

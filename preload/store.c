@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "config.h"
 #include "issuers.h"
 #include "log.h"
@@ -611,7 +612,7 @@ staple_store_explain(X509 *leaf, X509 *issuer, const struct staple_entry *stale,
 	/* Silence for certificates that were never meant to have a staple. */
 	urls = ossl.X509_get1_ocsp(leaf);
 	if (urls != NULL ||
-	    ossl.X509_get_ext_by_NID(leaf, NID_tlsfeature, -1) >= 0)
+	    staple_x509_tls_feature(leaf) != NULL)
 		level = STAPLE_WARN;
 	ossl.X509_email_free(urls);
 	if (issuer == NULL)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "config.h"
 #include "log.h"
 #include "staple.h"
@@ -263,20 +264,20 @@ staple_verify(const unsigned char *der, long len, struct staple_check *c)
 int
 staple_must_staple(X509 *leaf)
 {
-	STACK_OF(ASN1_INTEGER) *features;
-	ASN1_INTEGER *feature;
-	int must = 0, n;
+	X509_EXTENSION *ext = staple_x509_tls_feature(leaf);
+	const ASN1_OCTET_STRING *v = ext ? ossl.X509_EXTENSION_get_data(ext) : NULL;
+	const unsigned char *p, *end;
 
-	ossl.ERR_set_mark();
-	features = ossl.X509_get_ext_d2i(leaf, NID_tlsfeature, NULL, NULL);
-	n = features ? ossl.OPENSSL_sk_num((OPENSSL_STACK *)features) : 0;
-	for (int i = 0; i < n; i++) {
-		feature = ossl.OPENSSL_sk_value((OPENSSL_STACK *)features, i);
-		/* 5: status_request (RFC 7633) */
-		must |= ossl.ASN1_INTEGER_get(feature) == 5;
-		ossl.ASN1_INTEGER_free(feature);
-	}
-	ossl.OPENSSL_sk_free((OPENSSL_STACK *)features);
-	ossl.ERR_pop_to_mark();
-	return must;
+	if (v == NULL)
+		return 0;
+	/* SEQUENCE OF INTEGER, short lengths: the features are small numbers */
+	p = ossl.ASN1_STRING_get0_data(v);
+	end = p + ossl.ASN1_STRING_length(v);
+	if (end - p < 2 || p[0] != 0x30 || p[1] != end - p - 2)
+		return 0;
+	for (p += 2; end - p >= 3 && p[0] == 0x02 && p[1] <= end - p - 2;
+	    p += 2 + p[1])
+		if (p[1] == 1 && p[2] == 5)	/* 5: status_request */
+			return 1;
+	return 0;
 }

@@ -20,7 +20,8 @@ setup() {
     run bash -c "nm -D --defined-only '$LIBSTAPLE' | awk '{ print \$3 }' | sort"
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf '%s\n' SSL_CTX_callback_ctrl SSL_CTX_ctrl \
-        SSL_CTX_new SSL_CTX_new_ex SSL_CTX_use_cert_and_key SSL_CTX_use_certificate \
+        SSL_CTX_new SSL_CTX_new_ex SSL_CTX_set_cert_verify_callback \
+        SSL_CTX_use_cert_and_key SSL_CTX_use_certificate \
         SSL_CTX_use_certificate_chain_file SSL_CTX_use_certificate_file \
         SSL_ctrl SSL_new SSL_set_connect_state SSL_set_session)" ]
 }

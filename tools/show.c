@@ -1,7 +1,10 @@
 /*
  * staplectl show: one line per staple, saying what the library does with it.
- * Exit status 1 when a staple is stale, not yet valid, not a response, or
- * served but expiring within --warn (default a day): a monitoring check.
+ * Staples are vetted as the library vets them, against the issuers it would
+ * know: the configured issuers file and --issuer certificates.
+ * Exit status 1 when a staple is stale, not yet valid, not a response, not
+ * served for its signature, or served but expiring within --warn (default a
+ * day): a monitoring check.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -12,12 +15,14 @@
 #include <sys/stat.h>
 
 #include "../preload/config.h"
+#include "../preload/issuers.h"
 #include "../preload/staple.h"
 #include "staplectl.h"
 
 struct row {
 	char *file;
 	const char *why;		/* not a usable response: why */
+	char *sig_why;			/* why vetting refused it */
 	struct staple_entry e;
 	int superseded;
 };
@@ -26,7 +31,8 @@ static struct row *rows;
 static size_t nrows;
 
 static void
-add_row(const char *file, const char *why, const struct staple_entry *e)
+add_row(const char *file, const char *why, const struct staple_entry *e,
+    const char *sig_why)
 {
 	struct row *r;
 
@@ -37,35 +43,36 @@ add_row(const char *file, const char *why, const struct staple_entry *e)
 	memset(r, 0, sizeof(*r));
 	r->file = strdup(file);
 	r->why = why;
+	r->sig_why = sig_why ? strdup(sig_why) : NULL;
 	if (e != NULL)
 		r->e = *e;
 }
 
-/* Parse one file into rows. */
+/* Parse and vet one file into rows. */
 static void
 add_file(const char *path)
 {
-	struct staple_entry *entries;
+	struct staple_file *f;
 	unsigned char *der;
 	const char *why;
 	struct stat st;
-	size_t n;
 	long len = 0;
 
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		add_row(path, "not a regular file", NULL);
+		add_row(path, "not a regular file", NULL, NULL);
 		return;
 	}
 	if ((der = ctl_read_file(path, &len)) == NULL) {
-		add_row(path, "cannot be read", NULL);
+		add_row(path, "cannot be read", NULL, NULL);
 		return;
 	}
-	if (!staple_parse(der, len, &entries, &n, &why))
-		add_row(path, why, NULL);
-	for (size_t i = 0; why == NULL && i < n; i++)
-		add_row(path, NULL, &entries[i]);
-	free(entries);
-	free(der);
+	if ((f = staple_file_parse(path, der, len, &why)) == NULL)
+		ctl_die(path, "out of memory");
+	if (f->nentries == 0)
+		add_row(path, why, NULL, NULL);
+	for (size_t i = 0; i < f->nentries; i++)
+		add_row(path, NULL, &f->entries[i], f->why);
+	staple_file_release(f);
 }
 
 static int
@@ -109,6 +116,39 @@ same_certid(const struct staple_entry *a, const struct staple_entry *b)
 	    memcmp(a->serial, b->serial, a->serial_len) == 0;
 }
 
+/*
+ * Where a row stands for the library (staple_entry_when), STAPLE_BADTIME
+ * too for a critical extension or a signature it would not serve. A staple
+ * whose issuer staplectl does not know counts as the server would have it.
+ */
+static int
+row_servable(const struct row *r, time_t now)
+{
+	if ((r->e.flags & STAPLE_ENTRY_CRITICAL) || r->e.sig == STAPLE_SIG_BAD ||
+	    (r->e.sig == STAPLE_SIG_OK && now > r->e.sig_until))
+		return STAPLE_BADTIME;
+	return staple_entry_when(&r->e, now, 0);
+}
+
+/* Why a row is not served (row_servable said STAPLE_BADTIME); into buf. */
+static void
+row_unservable(const struct row *r, char *buf, size_t size)
+{
+	if (r->e.sig == STAPLE_SIG_BAD)
+		snprintf(buf, size, "bad signature: not served (%s)",
+		    r->sig_why ? r->sig_why : "not verified");
+	else if (r->e.flags & STAPLE_ENTRY_CRITICAL)
+		snprintf(buf, size, "not served: a critical singleExtension");
+	else if (r->e.flags & STAPLE_ENTRY_BADTIME)
+		snprintf(buf, size, "not served: an unreadable thisUpdate or"
+		    " nextUpdate");
+	else if (r->e.flags & STAPLE_ENTRY_BACKWARDS)
+		snprintf(buf, size, "not served: nextUpdate before thisUpdate");
+	else
+		snprintf(buf, size, "not served: the responder certificate that"
+		    " signed it has expired");
+}
+
 /* Of several current staples for one certificate, the library serves the newest. */
 static void
 mark_superseded(time_t now)
@@ -117,8 +157,8 @@ mark_superseded(time_t now)
 		for (size_t j = 0; j < nrows; j++) {
 			struct row *a = &rows[i], *b = &rows[j];
 			if (i == j || a->why || b->why || !same_certid(&a->e, &b->e) ||
-			    staple_entry_when(&a->e, now, 0) != STAPLE_CURRENT ||
-			    staple_entry_when(&b->e, now, 0) != STAPLE_CURRENT)
+			    row_servable(a, now) != STAPLE_CURRENT ||
+			    row_servable(b, now) != STAPLE_CURRENT)
 				continue;
 			if (b->e.this_update > a->e.this_update ||
 			    (b->e.this_update == a->e.this_update && j < i))
@@ -159,7 +199,7 @@ print_row(const struct row *r, time_t now, long warn)
 {
 	static const char *const status[] = { "good", "revoked", "unknown" };
 	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
-	char left[32], verdict[96];
+	char left[32], verdict[256];
 	time_t end = staple_entry_end(&r->e);
 	int bad = 0;
 
@@ -174,14 +214,9 @@ print_row(const struct row *r, time_t now, long warn)
 	stamp(this, sizeof(this), r->e.this_update);
 	stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
 	    r->e.next_update : 0);
-	switch (r->e.flags & STAPLE_ENTRY_CRITICAL ? STAPLE_BADTIME :
-	    staple_entry_when(&r->e, now, 0)) {
+	switch (row_servable(r, now)) {
 	case STAPLE_BADTIME:
-		snprintf(verdict, sizeof(verdict), "not served: %s",
-		    r->e.flags & STAPLE_ENTRY_CRITICAL ? "a critical"
-		    " singleExtension" : r->e.flags & STAPLE_ENTRY_BADTIME ?
-		    "an unreadable thisUpdate or nextUpdate" :
-		    "nextUpdate before thisUpdate");
+		row_unservable(r, verdict, sizeof(verdict));
 		bad = 1;
 		break;
 	case STAPLE_EXPIRED:
@@ -197,9 +232,11 @@ print_row(const struct row *r, time_t now, long warn)
 	default:
 		span(left, sizeof(left), end - now);
 		bad = !r->superseded && end - now < warn;
-		snprintf(verdict, sizeof(verdict), "%s (%s left)%s",
+		snprintf(verdict, sizeof(verdict), "%s (%s left)%s%s",
 		    r->superseded ? "duplicate superseded" : "serves it", left,
-		    bad ? ", expires within --warn" : "");
+		    bad ? ", expires within --warn" : "",
+		    r->e.sig == STAPLE_SIG_NOISSUER ? "; signature not checked:"
+		    " issuer unknown here (give --issuer)" : "");
 	}
 	printf("%s: serial %s issuer-key %s %s this %s next %s: %s\n", r->file,
 	    serial, key, status[r->e.cert_status < 3 ? r->e.cert_status : 2],
@@ -212,16 +249,24 @@ ctl_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "warn", required_argument, NULL, 'w' },
+		{ "issuer", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 }
 	};
+	STACK_OF(X509) *issuers = sk_X509_new_null();
 	time_t now = time(NULL);
 	long warn = 86400;
 	int opt, bad = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'i') {
+			ctl_read_certs(optarg, issuers);
+			continue;
+		}
 		if (opt != 'w' || (warn = staple_duration_parse(optarg)) < 0)
-			ctl_die("show", "usage: show [--warn DURATION] [DIR|FILE ...]");
+			ctl_die("show", "usage: show [--warn DURATION]"
+			    " [--issuer CERT]... [DIR|FILE ...]");
 	}
+	staple_issuers_add_chain(issuers);
 	if (optind == argc)
 		add_path(staple_conf.dir);
 	for (int i = optind; i < argc; i++)

@@ -1,7 +1,7 @@
 /*
  * staplectl - the operator's front end to libstaple's own code.
  *
- *   staplectl show [--warn DURATION] [DIR|FILE ...]
+ *   staplectl show [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]
  *   staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]
  *                    [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE
  *   staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]
@@ -31,7 +31,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: staplectl show [--warn DURATION] [DIR|FILE ...]\n"
+	    "usage: staplectl show [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]\n"
 	    "       staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]\n"
 	    "                 [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE\n"
 	    "       staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]\n"
