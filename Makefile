@@ -1,4 +1,5 @@
 # libstaple: `make` builds ./libstaple.so; `make test` runs the bats suite.
+VERSION = 0.9.0
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/libstaple
 DESTDIR ?=
@@ -28,7 +29,8 @@ preload/%.o: preload/%.c $(HDRS)
 CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
 CTL_SRCS = $(wildcard tools/*.c)
 staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $(CTL_SRCS) $(CTL_OBJS) \
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
+		-o $@ $(CTL_SRCS) $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
 # A small client with its own status callback, for the tests.
@@ -72,8 +74,8 @@ FUZZ_CC = clang
 FUZZ_SECONDS = 120
 FUZZ_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c \
-	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c
-FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config
+	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c preload/der.c
+FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config tests/.work/fuzz_der
 fuzz-build: $(FUZZ_TARGETS)
 tests/.work/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB) $(HDRS)
 	mkdir -p tests/.work

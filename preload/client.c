@@ -17,6 +17,7 @@
 
 static int ssl_index = -1;	/* SSL: &request_mark when libstaple asked */
 static char request_mark;
+static int staple_client_requires(SSL *s);
 static int late_index = -1;	/* 1.0.2 SSL: &late_mark: decide when verified */
 static char late_mark;
 
@@ -59,7 +60,7 @@ staple_client_may_resume(SSL *s, SSL_SESSION *sess)
 {
 	/* a program that does not verify the server risks nothing by resuming */
 	if (staple_conf_host_policy(staple_client_host(s)) == STAPLE_POLICY_OFF ||
-	    !(ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
+	    !staple_client_requires(s))
 		return 1;
 	return staple_accepted(ossl.SSL_SESSION_get0_peer(sess), time(NULL));
 }
@@ -82,17 +83,42 @@ staple_policy_rejects(int policy, int verdict, int must)
 }
 
 /*
+ * Whether the program asked OpenSSL to hold the server to its chain: it
+ * requires verification (SSL_VERIFY_PEER), or it named the host the
+ * certificate must match (as Postfix's secure and verify levels do, under
+ * SSL_VERIFY_NONE and a callback). A program that merely looks at the
+ * result afterwards cannot be told from one that goes on regardless
+ * (Postfix's may level, which then retries in plaintext).
+ */
+static int
+staple_client_requires(SSL *s)
+{
+	X509_VERIFY_PARAM *param;
+
+	if (ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER)
+		return 1;
+	if ((param = ossl.SSL_get0_param(s)) == NULL)
+		return 0;
+	/* 3.x says which host was named; 1.1.1 which one matched (none: failed) */
+	if (ossl.X509_VERIFY_PARAM_get0_host != NULL)
+		return ossl.X509_VERIFY_PARAM_get0_host(param, 0) != NULL;
+	return ossl.X509_VERIFY_PARAM_get0_peername != NULL &&
+	    ossl.X509_VERIFY_PARAM_get0_peername(param) != NULL;
+}
+
+/*
  * Why the program did not authenticate the server, or NULL when it did:
- * it does not verify (SSL_VERIFY_NONE), it went on after a failed
- * verification (`result`, the chain check's outcome), or a DANE-TA / DANE-EE record vouched for the server
- * instead of the PKI (RFC 7671: revocation is not part of those).
+ * it does not hold the server to its chain (staple_client_requires), the
+ * verification failed (`result`) and it went on, or a DANE-TA / DANE-EE
+ * record vouched for the server instead of the PKI (RFC 7671: revocation
+ * is not part of those).
  */
 static const char *
 staple_client_unauthenticated(SSL *s, long result, char *buf, size_t size)
 {
 	uint8_t usage = 0;
 
-	if (!(ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
+	if (!staple_client_requires(s))
 		return "the program does not verify the server";
 	if (result != X509_V_OK) {
 		snprintf(buf, size, "the program went on after a failed"
@@ -301,6 +327,9 @@ staple_client_late(SSL *s, X509_STORE_CTX *x, int ok)
 	if (late_index < 0 || ossl.SSL_get_ex_data(s, late_index) != &late_mark)
 		return ok;
 	ossl.SSL_set_ex_data(s, late_index, NULL);
+	/* the program's own verification fails this handshake anyway */
+	if (ok <= 0 && (ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
+		return ok;
 	o.policy = staple_conf_host_policy(staple_client_host(s));
 	chain = staple_verified_chain(s);
 	if (o.policy == STAPLE_POLICY_OFF || chain == NULL ||

@@ -154,8 +154,8 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 	};
 	/* ca_file: the older name of issuers */
 	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.issuers,
-	    staple_conf.issuers };
-	const char *path_keys[] = { "dir", "log", "issuers", "ca_file" };
+	    staple_conf.issuers, staple_conf.certs };
+	const char *path_keys[] = { "dir", "log", "issuers", "ca_file", "certs" };
 	int level;
 	long d;
 

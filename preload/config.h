@@ -38,6 +38,7 @@ struct staple_conf {
 	long security_level;	/* a staple served must pass this level (0-5) */
 	int enabled;		/* 0: step aside (enabled = no) */
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
+	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
 	struct staple_host *hosts;
 	int nhosts;
 };

@@ -105,6 +105,8 @@
 	X(X509_check_purpose, 1) \
 	X(X509_VERIFY_PARAM_get_flags, 1) \
 	X(X509_VERIFY_PARAM_get_time, 2) \
+	X(X509_VERIFY_PARAM_get0_host, 0) \
+	X(X509_VERIFY_PARAM_get0_peername, 0) \
 	X(X509_verify_cert_error_string, 1) \
 	X(X509_get_issuer_name, 1) \
 	X(X509_get_subject_name, 1) \

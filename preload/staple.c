@@ -7,8 +7,8 @@
 
 #include "compat.h"
 #include "config.h"
+#include "der.h"
 #include "staple.h"
-#include "vet.h"
 
 /* The CertID digests, fetched once at setup and read-only afterwards. */
 static struct {
@@ -73,21 +73,17 @@ staple_days(long y, int m, int d)
 }
 
 int
-staple_asn1_time(const ASN1_STRING *s, time_t *t)
+staple_time_parse(int type, const unsigned char *p, size_t len, time_t *t)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	const unsigned char *p, *end;
-	int type, y, mo, d, h, mi, sec, leap;
+	const unsigned char *end = p + len;
+	int y, mo, d, h, mi, sec, leap;
 
-	if (s == NULL || (p = ossl.ASN1_STRING_get0_data(s)) == NULL)
-		return 0;
-	type = ossl.ASN1_STRING_type(s);
-	end = p + ossl.ASN1_STRING_length(s);
-	if (type == V_ASN1_UTCTIME && end - p == 13) {
+	if (type == V_ASN1_UTCTIME && len == 13) {
 		/* RFC 5280 4.1.2.5.1: YY below 50 is 20YY */
 		y = staple_digits(&p, 2);
 		y += y < 0 ? 0 : y < 50 ? 2000 : 1900;
-	} else if (type == V_ASN1_GENERALIZEDTIME && end - p >= 15) {
+	} else if (type == V_ASN1_GENERALIZEDTIME && len >= 15) {
 		y = staple_digits(&p, 4);
 	} else {
 		return 0;
@@ -109,6 +105,17 @@ staple_asn1_time(const ASN1_STRING *s, time_t *t)
 		return 0;
 	*t = (time_t)(staple_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec);
 	return 1;
+}
+
+int
+staple_asn1_time(const ASN1_STRING *s, time_t *t)
+{
+	const unsigned char *p;
+
+	if (s == NULL || (p = ossl.ASN1_STRING_get0_data(s)) == NULL)
+		return 0;
+	return staple_time_parse(ossl.ASN1_STRING_type(s), p,
+	    (size_t)ossl.ASN1_STRING_length(s), t);
 }
 
 /* Whether one of the extensions of `obj` (counted and got by `count`, `get`) is critical. */
@@ -239,8 +246,10 @@ staple_parse(const unsigned char *der, size_t len,
 {
 	OCSP_BASICRESP *bs;
 
-	*entries = NULL;
-	*n = 0;
+	*why = NULL;
+	/* the fast reader for strict DER; OpenSSL for the rest, and for why */
+	if (staple_der_parse(der, len, entries, n))
+		return 1;
 	ossl.ERR_set_mark();
 	if ((bs = staple_basic(der, len, why)) != NULL)
 		staple_entries(bs, entries, n, why);
@@ -253,7 +262,6 @@ struct staple_file *
 staple_file_parse(const char *name, unsigned char *der, size_t len,
     const char **why)
 {
-	OCSP_BASICRESP *bs;
 	struct staple_file *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL || (f->name = strdup(name)) == NULL) {
@@ -264,15 +272,9 @@ staple_file_parse(const char *name, unsigned char *der, size_t len,
 	f->refs = 1;
 	f->der = der;
 	f->der_len = len;
-	ossl.ERR_set_mark();
-	if ((bs = staple_basic(der, len, why)) != NULL &&
-	    staple_entries(bs, &f->entries, &f->nentries, why)) {
+	if (staple_parse(der, len, &f->entries, &f->nentries, why))
 		for (size_t i = 0; i < f->nentries; i++)
 			f->entries[i].file = f;
-		staple_file_vet(f, bs);
-	}
-	ossl.OCSP_BASICRESP_free(bs);
-	ossl.ERR_pop_to_mark();
 	return f;
 }
 
@@ -290,7 +292,7 @@ staple_file_release(struct staple_file *f)
 	free(f->entries);
 	free(f->der);
 	free(f->name);
-	free(f->why);
+	free(__atomic_load_n(&f->why, __ATOMIC_ACQUIRE));
 	free(f);
 }
 

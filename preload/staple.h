@@ -10,6 +10,7 @@
 #define STAPLE_STAPLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -40,16 +41,7 @@ struct staple_entry {
 	int cert_status;	/* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
 	time_t this_update;
 	time_t next_update;	/* meaningful with STAPLE_ENTRY_NEXT only */
-	int sig;		/* STAPLE_SIG_*: the store's vetting (vet.h) */
-	time_t sig_until;	/* with STAPLE_SIG_OK: the signer's notAfter */
-};
-
-/* What vetting found of an entry's signature (server role). */
-enum staple_sig {
-	STAPLE_SIG_UNCHECKED,	/* not vetted (parsed outside the store) */
-	STAPLE_SIG_OK,		/* signed by its issuer or an authorised responder */
-	STAPLE_SIG_BAD,		/* not: the file's `why` says why */
-	STAPLE_SIG_NOISSUER	/* its issuer is not known to this process */
+	uint64_t vetted;	/* atomic: vet.h's verdict on its signature */
 };
 
 /* A staple file as last seen on disk, parsed. */
@@ -64,8 +56,7 @@ struct staple_file {
 	size_t der_len;
 	size_t nentries;	/* 0: not a usable response (logged once) */
 	struct staple_entry *entries;
-	char *why;		/* the first vetting failure, or NULL */
-	unsigned vetted_gen;	/* staple_issuers_generation() when vetted */
+	char *why;		/* atomic: the first vetting failure, or NULL */
 };
 
 /* Fetch the CertID digests once, at setup, before any handshake. */
@@ -94,8 +85,8 @@ int staple_entries(OCSP_BASICRESP *bs, struct staple_entry **entries,
 
 /*
  * A staple file for `name` with content `der` (a malloc()ed buffer it takes
- * over), refs = 1, its entries vetted (vet.h); NULL on allocation failure.
- * When it is not a usable response, nentries is 0 and *why says why.
+ * over), refs = 1, its entries not yet vetted (vet.h); NULL on allocation
+ * failure. When it is not a usable response, nentries is 0 and *why says why.
  */
 struct staple_file *staple_file_parse(const char *name, unsigned char *der,
     size_t len, const char **why);
@@ -150,5 +141,8 @@ time_t staple_entry_end(const struct staple_entry *e);
  * epoch in *t. 0 when it is missing or unreadable: never a guess.
  */
 int staple_asn1_time(const ASN1_STRING *s, time_t *t);
+
+/* The same for `len` content bytes at `p` of ASN.1 type `type`. */
+int staple_time_parse(int type, const unsigned char *p, size_t len, time_t *t);
 
 #endif

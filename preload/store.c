@@ -20,6 +20,7 @@
 #include "log.h"
 #include "staple.h"
 #include "store.h"
+#include "vet.h"
 
 /* An immutable view of every staple, shared by the handshakes using it. */
 struct staple_snapshot {
@@ -151,36 +152,46 @@ staple_skip(const char *label, const char *why)
 		staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
 }
 
-/* Read a regular file of at most STAPLE_FILE_MAX bytes; NULL (logged) if not. */
+/*
+ * Read a regular file of at most STAPLE_FILE_MAX bytes, and stat it into
+ * *st; NULL (logged) if it is not one.
+ */
 static unsigned char *
-staple_read(int at, const char *name, const char *label, size_t *len)
+staple_read(int at, const char *name, const char *label, size_t *len,
+    struct stat *st)
 {
 	unsigned char *buf = NULL;
-	struct stat st;
 	ssize_t n;
 	size_t got = 0;
 	int fd;
 
 	/* O_NONBLOCK: a FIFO that slipped in must not hang a handshake. */
 	fd = openat(at, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) != 0) {
+	if (fd < 0) {
+		/* A file removed since readdir() is no news; a broken link is. */
+		if (errno != ENOENT)
+			staple_skip(label, strerror(errno));
+		else if (fstatat(at, name, st, AT_SYMLINK_NOFOLLOW) == 0)
+			staple_skip(label, "broken symbolic link");
+		return NULL;
+	}
+	if (fstat(fd, st) != 0) {
 		staple_skip(label, strerror(errno));
 		goto done;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > STAPLE_FILE_MAX) {
-		staple_skip(label, S_ISREG(st.st_mode) ? "larger than 1 MiB" :
+	if (!S_ISREG(st->st_mode) || st->st_size > STAPLE_FILE_MAX) {
+		staple_skip(label, S_ISREG(st->st_mode) ? "larger than 1 MiB" :
 		    "not a regular file");
 		goto done;
 	}
-	if ((buf = malloc(st.st_size ? st.st_size : 1)) == NULL)
+	if ((buf = malloc(st->st_size ? st->st_size : 1)) == NULL)
 		goto done;
-	while (got < (size_t)st.st_size &&
-	    (n = read(fd, buf + got, st.st_size - got)) > 0)
+	while (got < (size_t)st->st_size &&
+	    (n = read(fd, buf + got, st->st_size - got)) > 0)
 		got += n;
 	*len = got;
 done:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return buf;
 }
 
@@ -203,6 +214,51 @@ staple_files_add(struct staple_file ***files, size_t *n, size_t *cap,
 	return 1;
 }
 
+/*
+ * Eager vetting spends at most this much of a check (after a rebuild, or
+ * when new issuers are known): a few hundred files; the rest is vetted by
+ * the handshakes that need them, once each (vet.h).
+ */
+#define VET_BUDGET_NS 50000000L
+
+static struct timespec vet_deadline;	/* the rebuilding thread's only */
+
+static void
+staple_vet_start(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &vet_deadline);
+	vet_deadline.tv_nsec += VET_BUDGET_NS;
+	if (vet_deadline.tv_nsec >= 1000000000L) {
+		vet_deadline.tv_sec++;
+		vet_deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * Vet what the current snapshot holds unvetted, while the budget lasts:
+ * files just read, and files that waited for an issuer learned since.
+ */
+static void
+staple_store_vet(void)
+{
+	struct staple_snapshot *s = staple_snapshot_hold();
+	char label[PATH_MAX + 256];
+	struct timespec now;
+
+	for (size_t i = 0; s != NULL && i < s->nfiles; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > vet_deadline.tv_sec ||
+		    (now.tv_sec == vet_deadline.tv_sec &&
+		    now.tv_nsec >= vet_deadline.tv_nsec))
+			break;
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir,
+		    s->files[i]->name);
+		staple_file_vet(s->files[i], s->files[i]->name[0] == '/' ?
+		    s->files[i]->name : label);
+	}
+	staple_snapshot_release(s);
+}
+
 /* Read and parse `name` (relative to `at`) as it is now; NULL if unusable. */
 static struct staple_file *
 staple_load(int at, const char *name, const char *label, int *nomem)
@@ -213,27 +269,18 @@ staple_load(int at, const char *name, const char *label, int *nomem)
 	unsigned char *der;
 	size_t len = 0;
 
-	if (fstatat(at, name, &st, 0) != 0) {
-		/* A file removed since readdir() is no news; a broken link is. */
-		if (errno != ENOENT)
-			staple_skip(label, strerror(errno));
-		else if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			staple_skip(label, "broken symbolic link");
-		return NULL;
-	}
-	if ((der = staple_read(at, name, label, &len)) == NULL)
+	if ((der = staple_read(at, name, label, &len, &st)) == NULL)
 		return NULL;
 	if ((f = staple_file_parse(name, der, len, &why)) == NULL) {
 		*nomem = 1;
 		return NULL;
 	}
-	if (why != NULL)
+	if (why != NULL) {
 		staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
-	else if (f->why != NULL)
-		staple_log(STAPLE_WARN, "%s: %s; not served", label, f->why);
-	else
+	} else {
 		staple_log(STAPLE_DEBUG, "%s: %zu certificate(s)", label,
 		    f->nentries);
+	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->size = st.st_size;
@@ -242,26 +289,11 @@ staple_load(int at, const char *name, const char *label, int *nomem)
 }
 
 /*
- * Whether `f`'s vetting still holds: no entry waits for an issuer that this
- * process has learned since.
- */
-static int
-staple_file_vetted(const struct staple_file *f)
-{
-	if (f->vetted_gen == staple_issuers_generation())
-		return 1;
-	for (size_t i = 0; i < f->nentries; i++)
-		if (f->entries[i].sig == STAPLE_SIG_NOISSUER)
-			return 0;
-	return 1;
-}
-
-/*
  * Add the file `name` (relative to `at`) to `files`, reusing the parse from
  * `old` when it is the same file: the same inode as readdir() says (`ino`,
  * no system call: staples are replaced by rename, which makes a new inode),
- * or, for watched paths (`ino` 0), the same inode, size and time as stat()
- * says, and still vetted. Returns 0 on allocation failure only.
+ * or, for links and watched paths (`ino` 0), the same inode, size and time
+ * as stat() says of what the name leads to. Returns 0 on allocation failure only.
  */
 static int
 staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
@@ -272,8 +304,9 @@ staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
 	struct stat st;
 	int nomem = 0;
 
-	if (f != NULL && staple_file_vetted(f) && (ino != 0 ? f->ino == ino :
-	    stat(name, &st) == 0 && f->dev == st.st_dev && f->ino == st.st_ino &&
+	if (f != NULL && (ino != 0 ? f->ino == ino :
+	    fstatat(at, name, &st, 0) == 0 && f->dev == st.st_dev &&
+	    f->ino == st.st_ino &&
 	    f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
 	    f->mtime.tv_nsec == st.st_mtim.tv_nsec)) {
 		staple_file_hold(f);
@@ -309,8 +342,13 @@ staple_scan_dir(struct staple_file ***files, size_t *n, size_t *cap,
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, d->d_name);
+		/*
+		 * A symbolic link is judged by what it points to: a Kubernetes
+		 * Secret's files are links into a ..data directory that is
+		 * replaced by rename, while the links stay as they were.
+		 */
 		ok = staple_scan_file(files, n, cap, old, store.dirfd, d->d_name,
-		    d->d_ino, label);
+		    d->d_type == DT_REG ? d->d_ino : 0, label);
 	}
 	closedir(dir);
 	return ok;
@@ -425,7 +463,7 @@ staple_store_check(int force)
 {
 	struct staple_snapshot *s;
 	time_t now = time(NULL);
-	int changed;
+	int changed, learned;
 
 	__atomic_store_n(&store.next_check, now + staple_conf.reload_interval,
 	    __ATOMIC_RELAXED);
@@ -433,13 +471,15 @@ staple_store_check(int force)
 	s = staple_snapshot_hold();
 	changed |= staple_watch_changed(s);
 	staple_snapshot_release(s);
-	/* a staple whose issuer was unknown may be vetted now */
-	changed |= store.issuers_gen != staple_issuers_generation();
+	learned = store.issuers_gen != staple_issuers_generation();
 	store.issuers_gen = staple_issuers_generation();
-	if (!changed && !force)
+	if (!changed && !force && !learned)
 		return;
 	ossl.ERR_set_mark();
-	staple_store_rebuild();
+	if (changed || force)
+		staple_store_rebuild();
+	staple_vet_start();
+	staple_store_vet();
 	ossl.ERR_pop_to_mark();
 }
 
@@ -538,13 +578,17 @@ staple_store_tick(void)
 /*
  * Where `e` stands for serving at `now` (staple_entry_when), and
  * STAPLE_BADTIME too for a critical extension or a signature that vetting
- * did not accept, or whose signer has expired since.
+ * did not accept, or whose signer has expired since. Not vetted yet counts
+ * as servable: the lookup vets it before serving it.
  */
 static int
 staple_entry_servable(const struct staple_entry *e, time_t now)
 {
-	if ((e->flags & STAPLE_ENTRY_CRITICAL) || e->sig != STAPLE_SIG_OK ||
-	    now > e->sig_until)
+	time_t until;
+	int sig = staple_entry_sig(e, &until);
+
+	if ((e->flags & STAPLE_ENTRY_CRITICAL) || sig == STAPLE_SIG_BAD ||
+	    (sig == STAPLE_SIG_OK && now > until))
 		return STAPLE_BADTIME;
 	return staple_entry_when(e, now, 0);
 }
@@ -554,19 +598,21 @@ static const char *
 staple_store_why(const struct staple_entry *e, int future, char *buf)
 {
 	struct tm tm;
+	time_t until;
+	const char *why;
 
-	if (e->sig == STAPLE_SIG_NOISSUER)
-		return "its issuer was not known when it was read; checking it"
-		    " again";
-	if (e->sig == STAPLE_SIG_BAD)
-		return e->file->why ? e->file->why : "not verified";
+	if (staple_entry_sig(e, &until) == STAPLE_SIG_BAD) {
+		why = __atomic_load_n(&e->file->why, __ATOMIC_ACQUIRE);
+		return why ? why : "not verified";
+	}
 	if (e->flags & STAPLE_ENTRY_CRITICAL)
 		return "a critical singleExtension it does not understand";
 	if (e->flags & STAPLE_ENTRY_BADTIME)
 		return "an unreadable thisUpdate or nextUpdate";
 	if (e->flags & STAPLE_ENTRY_BACKWARDS)
 		return "nextUpdate before thisUpdate";
-	if (!future && time(NULL) > e->sig_until)
+	if (!future && staple_entry_sig(e, &until) == STAPLE_SIG_OK &&
+	    time(NULL) > until)
 		return "the responder certificate that signed it has expired";
 	if (!future && !(e->flags & STAPLE_ENTRY_NEXT))
 		return "no nextUpdate and older than max_age";
@@ -624,15 +670,49 @@ staple_store_explain(X509 *leaf, X509 *issuer, const struct staple_entry *stale,
 		    staple_conf.dir);
 }
 
+/*
+ * The newest servable entry of bucket `b` for `id` (see staple_entry_servable);
+ * *stale, *future and *unusable: the others, for the log line.
+ */
+static const struct staple_entry *
+staple_store_best(const struct staple_snapshot *s, size_t b,
+    struct staple_certid *id, time_t now, const struct staple_entry **stale,
+    const struct staple_entry **future, const struct staple_entry **unusable)
+{
+	const struct staple_entry *e, *best = NULL;
+
+	for (uint32_t i = s->start[b]; i < s->start[b + 1]; i++) {
+		e = s->slots[i];
+		if (!staple_certid_match(id, e))
+			continue;
+		switch (staple_entry_servable(e, now)) {
+		case STAPLE_CURRENT:
+			if (best == NULL || e->this_update > best->this_update)
+				best = e;
+			break;
+		case STAPLE_EXPIRED:
+			*stale = e;
+			break;
+		case STAPLE_FUTURE:
+			*future = e;
+			break;
+		default:
+			*unusable = e;
+		}
+	}
+	return best;
+}
+
 size_t
 staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 {
-	const struct staple_entry *e, *best = NULL, *stale = NULL, *future = NULL;
+	const struct staple_entry *best, *stale = NULL, *future = NULL;
 	const struct staple_entry *unusable = NULL;
+	char label[PATH_MAX + 256];
 	struct staple_certid id;
 	struct staple_snapshot *s;
-	time_t now = time(NULL);
-	size_t len = 0;
+	time_t now = time(NULL), until;
+	size_t len = 0, b;
 
 	staple_store_open();
 	staple_store_tick();
@@ -641,30 +721,21 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 	staple_certid_init(&id, leaf, issuer);
 	if ((s = staple_snapshot_hold()) == NULL)
 		return 0;
-	size_t b = staple_serial_bucket(id.serial, id.serial_len, s->mask);
-	for (uint32_t i = s->start[b]; i < s->start[b + 1]; i++) {
-		e = s->slots[i];
-		if (!staple_certid_match(&id, e))
-			continue;
-		if (e->sig == STAPLE_SIG_NOISSUER) {
-			/* learned since it was read: vet it in the next check */
-			staple_issuers_add(issuer);
-			__atomic_store_n(&store.next_check, 0, __ATOMIC_RELAXED);
+	b = staple_serial_bucket(id.serial, id.serial_len, s->mask);
+	/* the newest that vetting accepts: one the budget left is vetted now, once */
+	while ((best = staple_store_best(s, b, &id, now, &stale, &future,
+	    &unusable)) != NULL &&
+	    staple_entry_sig(best, &until) == STAPLE_SIG_UNCHECKED) {
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir,
+		    best->file->name);
+		switch (staple_entry_vet(best, issuer, best->file->name[0] == '/' ?
+		    NULL : label)) {
+		case STAPLE_SIG_BAD:
+			continue;	/* the next newest, if any */
+		case STAPLE_SIG_UNCHECKED:
+			best = NULL;	/* cannot happen: it matched, so an issuer is known */
 		}
-		switch (staple_entry_servable(e, now)) {
-		case STAPLE_CURRENT:
-			if (best == NULL || e->this_update > best->this_update)
-				best = e;
-			break;
-		case STAPLE_EXPIRED:
-			stale = e;
-			break;
-		case STAPLE_FUTURE:
-			future = e;
-			break;
-		default:
-			unusable = e;
-		}
+		break;
 	}
 	if (best != NULL &&
 	    (*der = ossl.CRYPTO_malloc(best->file->der_len, __FILE__, __LINE__))) {

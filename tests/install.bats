@@ -22,7 +22,7 @@ setup() {
 
 @test "every config key is parsed by the code and documented in the man page and example config" {
     for key in dir policy log log_level reload_interval clock_skew max_age \
-        log_interval issuers security_level; do
+        log_interval issuers security_level certs enabled; do
         grep -q "\"$key\"" "$TOP/preload/config.c" || { echo "code: $key"; return 1; }
         grep -q "^\.B.* $key\|^\.B $key" "$TOP/man/libstaple.7" || { echo "man: $key"; return 1; }
         grep -q "^#$key = " "$TOP/config/libstaple.conf" || { echo "conf: $key"; return 1; }
@@ -43,7 +43,8 @@ setup() {
 }
 
 @test "every staplectl option is in its man page, and the pages render cleanly" {
-    for opt in warn cert issuer CAfile untrusted at security-level url dir timeout; do
+    for opt in warn cert issuer CAfile untrusted at security-level url dir timeout \
+        jobs json version; do
         grep -q -- "--$opt\"\|\"$opt\"" "$TOP"/tools/*.c || { echo "code: $opt"; return 1; }
         grep -qF -- "\\-\\-${opt//-/\\-}" "$TOP/man/staplectl.1" || { echo "man: $opt"; return 1; }
     done

@@ -40,7 +40,7 @@ teardown() {
     faketime -f '-1h' bash -c "source '$TOP/tests/lib/pki.sh' &&
         pki_ocsp '$PKI' rsa good issuer now '$T/staples/b-older.der'"
     pki_ocsp "$PKI" vhost revoked issuer now "$T/staples/c-revoked.der"
-    run "$CTL" show --warn 1h "$T/staples"
+    run "$CTL" show --warn 1h --issuer "$PKI/int.pem" "$T/staples"
     [ "$status" -eq 0 ]
     [ "${#lines[@]}" -eq 3 ]
     [[ ${lines[0]} == "$T/staples/a-good.der: serial $(serial rsa) "*" good "*": serves it ("*" left)" ]]
@@ -50,12 +50,12 @@ teardown() {
     # expires within it
     faketime -f '-1m' bash -c "source '$TOP/tests/lib/pki.sh' &&
         pki_ocsp '$PKI' rsa good issuer now '$T/minute.der'"
-    run "$CTL" show "$T/minute.der"
+    run "$CTL" show --issuer "$PKI/int.pem" "$T/minute.der"
     [ "$status" -eq 1 ]
     [[ $output == *"serves it ("*" left), expires within --warn" ]]
     pki_ocsp "$PKI" rsa good issuer expired "$T/staples/d-stale.der"
     pki_garbage "$T/staples/e-garbage.der"
-    run "$CTL" show --warn 1h "$T/staples"
+    run "$CTL" show --warn 1h --issuer "$PKI/int.pem" "$T/staples"
     [ "$status" -eq 1 ]
     [[ ${lines[3]} == "$T/staples/d-stale.der: "*": stale (expired 9d0h ago)" ]]
     [ "${lines[4]}" = "$T/staples/e-garbage.der: not a response: not a DER OCSP response" ]
@@ -72,8 +72,10 @@ teardown() {
     ocsp_responder "$PKI/index.txt" responder
     run "$CTL" fetch --cert "$PKI/rsa.full.pem" --url "http://127.0.0.1:$RPORT/"
     [ "$status" -eq 0 ]
-    [ "$output" = "$PKI/rsa.full.pem: good: stored $T/staples/rsa.full.der" ]
-    [ "$(ls -A "$T/staples")" = "rsa.full.der" ]   # no temporary file left
+    # named by issuer key and serial, not by the certificate's file name
+    name=$(ls -A "$T/staples")   # one file, no temporary file left
+    [[ $name == ????????????????-$(serial rsa | tr A-F a-f).der ]]
+    [ "$output" = "$PKI/rsa.full.pem: good: stored $T/staples/$name" ]
     PORT=$(free_port)
     s_server "$PORT" rsa
     [ "$(staple "$PORT")" = "$(serial rsa) good" ]
@@ -84,7 +86,8 @@ teardown() {
     run "$CTL" fetch --cert "$PKI/revoked.pem" --issuer "$PKI/int.pem" \
         --url "http://127.0.0.1:$RPORT/" --dir "$T/staples"
     [ "$status" -eq 0 ]
-    [ "$output" = "$PKI/revoked.pem: revoked: stored $T/staples/revoked.der" ]
+    [ "$output" = "$PKI/revoked.pem: revoked: stored $T/staples/$(ls "$T/staples")" ]
+    [[ $(ls "$T/staples") == *-$(serial revoked | tr A-F a-f).der ]]
 }
 
 @test "fetch: a stopped responder leaves the old staple untouched" {
@@ -112,4 +115,56 @@ teardown() {
     run "$CTL" fetch --cert "$PKI/rsa.full.pem"
     [ "$status" -eq 2 ]
     [ "$output" = "$PKI/rsa.full.pem: the certificate names no OCSP responder (give --url); nothing fetched" ]
+}
+
+@test "show --json: the same verdicts, for machines" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/a-good.der"
+    pki_ocsp "$PKI" rsa good rogue now "$T/staples/b-rogue.der"
+    pki_garbage "$T/staples/c-garbage.der"
+    run "$CTL" show --json --warn 1h --issuer "$PKI/int.pem" "$T/staples"
+    [ "$status" -eq 1 ]
+    python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+s = d["staples"]
+assert [x["state"] for x in s] == ["served", "unusable", "not-a-response"], s
+assert s[0]["served"] is True and s[0]["status"] == "good" and s[0]["serial"] == sys.argv[1]
+assert 80000 < s[0]["seconds_left"] <= 86400, s[0]
+assert s[1]["served"] is False and "signer not authorised" in s[1]["text"], s[1]
+assert s[2]["reason"] == "not a DER OCSP response", s[2]
+assert d["attention"] is True
+' "$(serial rsa)" <<<"$output"
+}
+
+@test "metrics: Prometheus text, one gauge each for time left and served" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/a-good.der"
+    pki_ocsp "$PKI" rsa good issuer expired "$T/staples/b-stale.der"
+    pki_ocsp "$PKI" vhost badsig issuer now "$T/staples/c-badsig.der"
+    run "$CTL" metrics --warn 1h --issuer "$PKI/int.pem" "$T/staples"
+    [ "$status" -eq 1 ]
+    grep -qx "# TYPE libstaple_staple_seconds_left gauge" <<<"$output"
+    grep -qx "# TYPE libstaple_staple_served gauge" <<<"$output"
+    line=$(grep "^libstaple_staple_seconds_left{file=\"$T/staples/a-good.der\",serial=\"$(serial rsa)\"," <<<"$output")
+    left=${line##* }
+    ((left > 80000 && left <= 86400))
+    grep -q "^libstaple_staple_seconds_left{file=\"$T/staples/b-stale.der\".*} -" <<<"$output"
+    grep -q "^libstaple_staple_served{file=\"$T/staples/a-good.der\",.*,state=\"served\"} 1$" <<<"$output"
+    grep -q "^libstaple_staple_served{file=\"$T/staples/b-stale.der\",.*,state=\"expired\"} 0$" <<<"$output"
+    grep -q "^libstaple_staple_served{file=\"$T/staples/c-badsig.der\",.*,state=\"unusable\"} 0$" <<<"$output"
+    grep -qx "libstaple_staples_attention 1" <<<"$output"
+    # every line is a comment or NAME{LABELS} VALUE
+    ! grep -v -E '^(# (HELP|TYPE) .*|libstaple_[a-z_]+(\{[^}]*\})? -?[0-9]+)$' <<<"$output"
+}
+
+@test "examples/monitoring: the unit writes the metrics file by rename, the alert rules parse" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/a-good.der"
+    mkdir -p "$T/textfile"
+    cmd=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*\)'$/\1/p" "$TOP/examples/monitoring/staple-metrics.service")
+    cmd=${cmd//\/usr\/bin\/staplectl/$TOP/staplectl}
+    cmd=${cmd//\/var\/lib\/node_exporter\/textfile_collector/$T/textfile}
+    sh -c "$cmd"
+    [ "$(ls -A "$T/textfile")" = libstaple.prom ]
+    grep -q "^libstaple_staple_served{file=\"$T/staples/a-good.der\"" "$T/textfile/libstaple.prom"
+    python3 -c 'import sys, yaml; r = yaml.safe_load(open(sys.argv[1])); assert [a["alert"] for a in r["groups"][0]["rules"]] == ["StapleExpiresSoon", "StapleNotServed"]' \
+        "$TOP/examples/monitoring/alerts.yml"
 }

@@ -1,15 +1,15 @@
 /*
  * staplectl fetch: ask the certificate's OCSP responder, verify the answer
  * as the client role would, and only then put it into the staple directory
- * (a temporary file and a rename, so the library never sees half a file).
- * On any failure the old staple stays. Exit status: 0 stored, 1 failed,
- * 2 the certificate names no responder (and none was given), 3 usage.
+ * (a temporary file and a rename, so the library never sees half a file),
+ * under a name unique to the certificate: ISSUERKEY-SERIAL.der. On any
+ * failure the old staple stays. Exit status: 0 stored, 1 failed, 2 the
+ * certificate names no responder (and none was given), 3 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +26,6 @@
 #include "../preload/verify.h"
 #include "staplectl.h"
 
-struct fetch {
-	const char *certfile, *url, *dir, *cafile;
-	int timeout;
-	X509 *leaf, *issuer;
-	STACK_OF(X509) *certs;
-};
-
 /* The last OpenSSL error, readable. */
 static const char *
 ssl_reason(void)
@@ -43,13 +36,35 @@ ssl_reason(void)
 	return r ? r : "no answer";
 }
 
+int
+ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size)
+{
+	unsigned char key[EVP_MAX_MD_SIZE];
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(leaf);
+	const unsigned char *p = ASN1_STRING_get0_data(sn);
+	unsigned int len = 0;
+	size_t n = 0;
+
+	if (!X509_pubkey_digest(issuer, EVP_sha1(), key, &len) || len < 8 ||
+	    size < 16 + 2 + 2 * (size_t)ASN1_STRING_length(sn) + 5)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		n += snprintf(buf + n, size - n, "%02x", key[i]);
+	n += snprintf(buf + n, size - n, "-%s",
+	    ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER ? "neg" : "");
+	for (int i = 0; i < ASN1_STRING_length(sn); i++)
+		n += snprintf(buf + n, size - n, "%02x", p[i]);
+	snprintf(buf + n, size - n, ".der");
+	return 1;
+}
+
 /* POST an OCSP request for the leaf to `url`; the DER answer, or NULL. */
 static unsigned char *
-ask(const struct fetch *f, const char *url, long *len)
+ask(const struct ctl_cert *c, const char *url, int timeout, long *len)
 {
 	char *host = NULL, *port = NULL, *path = NULL;
 	OCSP_REQUEST *req = OCSP_REQUEST_new();
-	OCSP_CERTID *id = OCSP_cert_to_id(NULL, f->leaf, f->issuer);
+	OCSP_CERTID *id = OCSP_cert_to_id(NULL, c->leaf, c->issuer);
 	BIO *out = NULL, *in = NULL;
 	unsigned char *der = NULL;
 	int tls, n;
@@ -63,7 +78,7 @@ ask(const struct fetch *f, const char *url, long *len)
 	id = NULL;	/* the request owns it now */
 	in = OSSL_HTTP_transfer(NULL, host, port, path, tls, NULL, NULL, NULL,
 	    NULL, NULL, NULL, 0, NULL, "application/ocsp-request", out,
-	    "application/ocsp-response", 1, STAPLE_FILE_MAX, f->timeout, 0);
+	    "application/ocsp-response", 1, STAPLE_FILE_MAX, timeout, 0);
 	if (in == NULL || (der = malloc(STAPLE_FILE_MAX)) == NULL)
 		goto done;
 	*len = 0;
@@ -80,37 +95,86 @@ done:
 	return der;
 }
 
-/* Write `der` to DIR/NAME through a temporary file and a rename. */
+/* Write `der` to `where` through a temporary dot file and a rename. */
 static int
-store(const struct fetch *f, const unsigned char *der, long len, char **where)
+store(const char *dir, const char *where, const unsigned char *der, long len,
+    struct ctl_result *r)
 {
-	char *copy = strdup(f->certfile), *base = basename(copy), *dot, *tmp;
+	char tmp[PATH_MAX];
 	int fd, ok;
 
-	if ((dot = strrchr(base, '.')) != NULL)
-		*dot = '\0';
-	if (asprintf(where, "%s/%s.der", f->dir, base) < 0 ||
-	    asprintf(&tmp, "%s/.%s.XXXXXX", f->dir, base) < 0)
-		return 0;
-	free(copy);
+	snprintf(tmp, sizeof(tmp), "%s/.staplectl.XXXXXX", dir);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		fprintf(stderr, "staplectl: %s: %s\n", tmp, strerror(errno));
-		free(tmp);
+		snprintf(r->reason, sizeof(r->reason), "%.300s: %s", tmp,
+		    strerror(errno));
 		return 0;
 	}
 	ok = write(fd, der, len) == len && fchmod(fd, 0644) == 0 &&
 	    fsync(fd) == 0;
-	ok = close(fd) == 0 && ok && rename(tmp, *where) == 0;
+	ok = close(fd) == 0 && ok && rename(tmp, where) == 0;
 	if (!ok) {
-		fprintf(stderr, "staplectl: %s: %s\n", *where, strerror(errno));
+		snprintf(r->reason, sizeof(r->reason), "%.300s: %s", where,
+		    strerror(errno));
 		unlink(tmp);
 	}
-	free(tmp);
 	return ok;
 }
 
-static void
-parse_args(struct fetch *f, int argc, char **argv)
+/* The first OCSP URL of the leaf's AIA, malloc()ed, or NULL. */
+static char *
+ctl_ocsp_url(X509 *leaf)
+{
+	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(leaf);
+	char *url = NULL;
+
+	if (urls != NULL && sk_OPENSSL_STRING_num(urls) > 0)
+		url = strdup(sk_OPENSSL_STRING_value(urls, 0));
+	X509_email_free(urls);
+	return url;
+}
+
+int
+ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
+    int timeout, struct ctl_result *r)
+{
+	struct staple_check check = { 0 };
+	char *aia = NULL, name[256];
+	unsigned char *der = NULL;
+	long len = 0;
+	int rc = CTL_FAILED;
+
+	if (!ctl_staple_name(c->leaf, c->issuer, name, sizeof(name))) {
+		snprintf(r->reason, sizeof(r->reason), "cannot name its staple");
+		return CTL_FAILED;
+	}
+	snprintf(r->staple, sizeof(r->staple), "%s/%s", dir, name);
+	if (url == NULL && (url = aia = ctl_ocsp_url(c->leaf)) == NULL)
+		return CTL_NO_URL;
+	if ((der = ask(c, url, timeout, &len)) == NULL) {
+		snprintf(r->reason, sizeof(r->reason), "%s: %s", url, ssl_reason());
+		goto done;
+	}
+	/* the issuer (the chain file's, or the one named) is the anchor */
+	check.leaf = c->leaf;
+	ctl_judge(&check.judge, c->issuer, time(NULL), ctl_default_level());
+	r->verdict = staple_verify(der, len, &check);
+	if (r->verdict != STAPLE_GOOD && r->verdict != STAPLE_REVOKED) {
+		snprintf(r->reason, sizeof(r->reason), "%s answered with an %s"
+		    " response (%s)", url, staple_verdict_name(r->verdict),
+		    check.why);
+		goto done;
+	}
+	if (store(dir, r->staple, der, len, r))
+		rc = CTL_STORED;
+done:
+	ERR_clear_error();
+	free(der);
+	free(aia);
+	return rc;
+}
+
+int
+ctl_fetch(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "cert", required_argument, NULL, 'c' },
@@ -121,78 +185,44 @@ parse_args(struct fetch *f, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int opt;
+	struct ctl_cert c = { .certs = sk_X509_new_null() };
+	struct ctl_result r = { .verdict = -1 };
+	const char *url = NULL, *dir = staple_conf.dir, *cafile = NULL;
+	X509 *issuer = NULL;
+	int opt, timeout = 10, rc;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			f->certfile = optarg;
-			f->leaf = ctl_read_certs(optarg, f->certs);
-			/* a chain file: the certificate after the leaf issued it */
-			if (sk_X509_num(f->certs) > 1 && f->issuer == NULL)
-				f->issuer = sk_X509_value(f->certs, 1);
+			c.file = optarg;
+			c.leaf = ctl_read_certs(optarg, c.certs);
 			break;
-		case 'i': f->issuer = ctl_read_certs(optarg, f->certs); break;
-		case 'u': f->url = optarg; break;
-		case 'd': f->dir = optarg; break;
-		case 'a': f->cafile = optarg; break;
-		case 't': f->timeout = atoi(optarg); break;
+		case 'i': issuer = ctl_read_certs(optarg, c.certs); break;
+		case 'u': url = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'a': cafile = optarg; break;
+		case 't': timeout = atoi(optarg); break;
 		default: ctl_die("fetch", "unknown option");
 		}
 	}
-	if (f->leaf == NULL || optind != argc)
+	if (c.leaf == NULL || optind != argc)
 		ctl_die("fetch", "needs --cert LEAF");
-	if (f->issuer == NULL && f->cafile != NULL)
-		f->issuer = ctl_find_issuer(f->leaf, f->certs, ctl_store(f->cafile));
-	if (f->issuer == NULL)
-		ctl_die(f->certfile, "no issuer: give --issuer, a chain file or"
+	/* the one named, else a chain file's next certificate, else --CAfile's */
+	c.issuer = issuer ? X509_up_ref(issuer), issuer :
+	    ctl_find_issuer(c.leaf, c.certs, cafile ? ctl_store(cafile) : NULL);
+	if (c.issuer == NULL)
+		ctl_die(c.file, "no issuer: give --issuer, a chain file or"
 		    " a --CAfile that holds it");
-}
-
-int
-ctl_fetch(int argc, char **argv)
-{
-	struct fetch f = { .dir = staple_conf.dir, .timeout = 10,
-	    .certs = sk_X509_new_null() };
-	struct staple_check c = { 0 };
-	STACK_OF(OPENSSL_STRING) *urls = NULL;
-	unsigned char *der;
-	const char *url;
-	char *where = NULL;
-	long len = 0;
-	int verdict;
-
-	parse_args(&f, argc, argv);
-	if ((url = f.url) == NULL) {
-		urls = X509_get1_ocsp(f.leaf);
-		if (urls == NULL || sk_OPENSSL_STRING_num(urls) == 0) {
-			printf("%s: the certificate names no OCSP responder"
-			    " (give --url); nothing fetched\n", f.certfile);
-			return 2;
-		}
-		url = sk_OPENSSL_STRING_value(urls, 0);
-	}
-	if ((der = ask(&f, url, &len)) == NULL) {
-		printf("%s: %s: %s; the old staple is kept\n", f.certfile, url,
-		    ssl_reason());
-		return 1;
-	}
-	/* The issuer the operator named (or the chain file's) is the anchor. */
-	c.leaf = f.leaf;
-	ctl_judge(&c.judge, f.issuer, time(NULL), ctl_default_level());
-	verdict = staple_verify(der, len, &c);
-	if (verdict != STAPLE_GOOD && verdict != STAPLE_REVOKED) {
-		printf("%s: %s answered with an %s response (%s); the old staple"
-		    " is kept\n", f.certfile, url, staple_verdict_name(verdict),
-		    c.why);
-		return 1;
-	}
-	if (!store(&f, der, len, &where))
-		return 1;
-	printf("%s: %s: stored %s\n", f.certfile, staple_verdict_name(verdict),
-	    where);
-	X509_email_free(urls);
-	free(der);
-	free(where);
-	return 0;
+	rc = ctl_fetch_one(&c, url, dir, timeout, &r);
+	if (rc == CTL_NO_URL)
+		printf("%s: the certificate names no OCSP responder"
+		    " (give --url); nothing fetched\n", c.file);
+	else if (rc == CTL_FAILED)
+		printf("%s: %s; the old staple is kept\n", c.file, r.reason);
+	else
+		printf("%s: %s: stored %s\n", c.file,
+		    staple_verdict_name(r.verdict), r.staple);
+	X509_free(c.issuer);
+	sk_X509_pop_free(c.certs, X509_free);
+	return rc == CTL_STORED ? 0 : rc == CTL_NO_URL ? 2 : 1;
 }

@@ -17,6 +17,7 @@
 #include "../preload/config.h"
 #include "../preload/issuers.h"
 #include "../preload/staple.h"
+#include "../preload/vet.h"
 #include "staplectl.h"
 
 struct row {
@@ -68,10 +69,12 @@ add_file(const char *path)
 	}
 	if ((f = staple_file_parse(path, der, len, &why)) == NULL)
 		ctl_die(path, "out of memory");
+	staple_file_vet(f, NULL);	/* its verdicts are the rows */
 	if (f->nentries == 0)
 		add_row(path, why, NULL, NULL);
 	for (size_t i = 0; i < f->nentries; i++)
-		add_row(path, NULL, &f->entries[i], f->why);
+		add_row(path, NULL, &f->entries[i], __atomic_load_n(&f->why,
+		    __ATOMIC_ACQUIRE));
 	staple_file_release(f);
 }
 
@@ -119,13 +122,16 @@ same_certid(const struct staple_entry *a, const struct staple_entry *b)
 /*
  * Where a row stands for the library (staple_entry_when), STAPLE_BADTIME
  * too for a critical extension or a signature it would not serve. A staple
- * whose issuer staplectl does not know counts as the server would have it.
+ * whose issuer staplectl does not know counts as servable: the server may.
  */
 static int
 row_servable(const struct row *r, time_t now)
 {
-	if ((r->e.flags & STAPLE_ENTRY_CRITICAL) || r->e.sig == STAPLE_SIG_BAD ||
-	    (r->e.sig == STAPLE_SIG_OK && now > r->e.sig_until))
+	time_t until;
+	int sig = staple_entry_sig(&r->e, &until);
+
+	if ((r->e.flags & STAPLE_ENTRY_CRITICAL) || sig == STAPLE_SIG_BAD ||
+	    (sig == STAPLE_SIG_OK && now > until))
 		return STAPLE_BADTIME;
 	return staple_entry_when(&r->e, now, 0);
 }
@@ -134,7 +140,9 @@ row_servable(const struct row *r, time_t now)
 static void
 row_unservable(const struct row *r, char *buf, size_t size)
 {
-	if (r->e.sig == STAPLE_SIG_BAD)
+	time_t until;
+
+	if (staple_entry_sig(&r->e, &until) == STAPLE_SIG_BAD)
 		snprintf(buf, size, "bad signature: not served (%s)",
 		    r->sig_why ? r->sig_why : "not verified");
 	else if (r->e.flags & STAPLE_ENTRY_CRITICAL)
@@ -180,76 +188,191 @@ span(char *buf, size_t size, long s)
 		snprintf(buf, size, "%lds", s);
 }
 
-static void
-stamp(char *buf, size_t size, time_t t)
-{
-	struct tm tm;
+/* What a row comes to: a state, a sentence, and whether it needs attention. */
+struct judged {
+	const char *state;	/* served, superseded, expired, not-yet-valid, unusable */
+	char text[256];
+	long left;		/* seconds to the staple's end; negative: past */
+	int bad;
+};
 
-	if (t == 0) {
-		snprintf(buf, size, "-");
-		return;
+static void
+judge_row(const struct row *r, time_t now, long warn, struct judged *j)
+{
+	time_t end = staple_entry_end(&r->e), signer_end;
+	char left[32];
+
+	j->left = (long)(end - now);
+	j->bad = 1;
+	switch (row_servable(r, now)) {
+	case STAPLE_BADTIME:
+		j->state = "unusable";
+		row_unservable(r, j->text, sizeof(j->text));
+		break;
+	case STAPLE_EXPIRED:
+		j->state = "expired";
+		span(left, sizeof(left), now - end);
+		snprintf(j->text, sizeof(j->text), "stale (expired %s ago)", left);
+		break;
+	case STAPLE_FUTURE:
+		j->state = "not-yet-valid";
+		span(left, sizeof(left), r->e.this_update - now);
+		snprintf(j->text, sizeof(j->text), "not yet valid (in %s)", left);
+		break;
+	default:
+		j->state = r->superseded ? "superseded" : "served";
+		span(left, sizeof(left), end - now);
+		j->bad = !r->superseded && end - now < warn;
+		snprintf(j->text, sizeof(j->text), "%s (%s left)%s%s",
+		    r->superseded ? "duplicate superseded" : "serves it", left,
+		    j->bad ? ", expires within --warn" : "",
+		    staple_entry_sig(&r->e, &signer_end) == STAPLE_SIG_UNCHECKED ?
+		    "; signature not checked:"
+		    " issuer unknown here (give --issuer)" : "");
 	}
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *const status_names[] = { "good", "revoked", "unknown" };
+
+/* The row's serial and first issuer key hash bytes, in hex. */
+static void
+row_ids(const struct row *r, char *serial, char *key)
+{
+	for (int i = 0; i < r->e.serial_len; i++)
+		snprintf(serial + 2 * i, 3, "%02X", r->e.serial[i]);
+	serial[2 * r->e.serial_len] = '\0';
+	for (int i = 0; i < 8; i++)
+		snprintf(key + 2 * i, 3, "%02X", r->e.key_hash[i]);
 }
 
 /* Print one staple's line; whether it needs attention. */
 static int
 print_row(const struct row *r, time_t now, long warn)
 {
-	static const char *const status[] = { "good", "revoked", "unknown" };
 	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
-	char left[32], verdict[256];
-	time_t end = staple_entry_end(&r->e);
-	int bad = 0;
+	struct judged j;
 
 	if (r->why != NULL) {
 		printf("%s: not a response: %s\n", r->file, r->why);
 		return 1;
 	}
-	for (int i = 0; i < r->e.serial_len; i++)
-		snprintf(serial + 2 * i, 3, "%02X", r->e.serial[i]);
-	for (int i = 0; i < 8; i++)
-		snprintf(key + 2 * i, 3, "%02X", r->e.key_hash[i]);
-	stamp(this, sizeof(this), r->e.this_update);
-	stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
+	row_ids(r, serial, key);
+	ctl_stamp(this, sizeof(this), r->e.this_update);
+	ctl_stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
 	    r->e.next_update : 0);
-	switch (row_servable(r, now)) {
-	case STAPLE_BADTIME:
-		row_unservable(r, verdict, sizeof(verdict));
-		bad = 1;
-		break;
-	case STAPLE_EXPIRED:
-		span(left, sizeof(left), now - end);
-		snprintf(verdict, sizeof(verdict), "stale (expired %s ago)", left);
-		bad = 1;
-		break;
-	case STAPLE_FUTURE:
-		span(left, sizeof(left), r->e.this_update - now);
-		snprintf(verdict, sizeof(verdict), "not yet valid (in %s)", left);
-		bad = 1;
-		break;
-	default:
-		span(left, sizeof(left), end - now);
-		bad = !r->superseded && end - now < warn;
-		snprintf(verdict, sizeof(verdict), "%s (%s left)%s%s",
-		    r->superseded ? "duplicate superseded" : "serves it", left,
-		    bad ? ", expires within --warn" : "",
-		    r->e.sig == STAPLE_SIG_NOISSUER ? "; signature not checked:"
-		    " issuer unknown here (give --issuer)" : "");
-	}
+	judge_row(r, now, warn, &j);
 	printf("%s: serial %s issuer-key %s %s this %s next %s: %s\n", r->file,
-	    serial, key, status[r->e.cert_status < 3 ? r->e.cert_status : 2],
-	    this, next, verdict);
+	    serial, key, status_names[r->e.cert_status < 3 ? r->e.cert_status : 2],
+	    this, next, j.text);
+	return j.bad;
+}
+
+/* `s` as a JSON string, or (`label`) as a Prometheus label value. */
+static void
+quoted(const char *s, int label)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			printf("\\n");
+		else if ((unsigned char)*s < 0x20)
+			printf(label ? " " : "\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static int
+print_json(const struct row *r, time_t now, long warn, int last)
+{
+	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
+	struct judged j;
+
+	printf("    {\"file\": ");
+	quoted(r->file, 0);
+	if (r->why != NULL) {
+		printf(", \"state\": \"not-a-response\", \"served\": false,"
+		    " \"reason\": ");
+		quoted(r->why, 0);
+		printf("}%s\n", last ? "" : ",");
+		return 1;
+	}
+	row_ids(r, serial, key);
+	ctl_stamp(this, sizeof(this), r->e.this_update);
+	ctl_stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
+	    r->e.next_update : 0);
+	judge_row(r, now, warn, &j);
+	printf(", \"serial\": \"%s\", \"issuer_key\": \"%s\", \"status\": \"%s\","
+	    " \"this_update\": \"%s\", \"next_update\": \"%s\", \"state\": \"%s\","
+	    " \"served\": %s, \"seconds_left\": %ld, \"attention\": %s,"
+	    " \"text\": ", serial, key,
+	    status_names[r->e.cert_status < 3 ? r->e.cert_status : 2], this, next,
+	    j.state, strcmp(j.state, "served") == 0 ? "true" : "false", j.left,
+	    j.bad ? "true" : "false");
+	quoted(j.text, 0);
+	printf("}%s\n", last ? "" : ",");
+	return j.bad;
+}
+
+/* The Prometheus text exposition of every row: two gauges per staple. */
+static int
+print_metrics(time_t now, long warn)
+{
+	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17];
+	struct judged j;
+	int bad = 0;
+
+	printf("# HELP libstaple_staple_seconds_left Seconds until the staple"
+	    " stops being current (nextUpdate, or thisUpdate + max_age);"
+	    " negative once it has.\n"
+	    "# TYPE libstaple_staple_seconds_left gauge\n");
+	for (size_t i = 0; i < nrows; i++) {
+		if (rows[i].why != NULL)
+			continue;
+		row_ids(&rows[i], serial, key);
+		judge_row(&rows[i], now, warn, &j);
+		printf("libstaple_staple_seconds_left{file=");
+		quoted(rows[i].file, 1);
+		printf(",serial=\"%s\",issuer_key=\"%s\"} %ld\n", serial, key,
+		    j.left);
+	}
+	printf("# HELP libstaple_staple_served Whether libstaple serves the"
+	    " staple (1) or not (0); state says why.\n"
+	    "# TYPE libstaple_staple_served gauge\n");
+	for (size_t i = 0; i < nrows; i++) {
+		printf("libstaple_staple_served{file=");
+		quoted(rows[i].file, 1);
+		if (rows[i].why != NULL) {
+			printf(",state=\"not-a-response\"} 0\n");
+			bad = 1;
+			continue;
+		}
+		row_ids(&rows[i], serial, key);
+		judge_row(&rows[i], now, warn, &j);
+		bad |= j.bad;
+		printf(",serial=\"%s\",issuer_key=\"%s\",state=\"%s\"} %d\n", serial,
+		    key, j.state, strcmp(j.state, "served") == 0);
+	}
+	printf("# HELP libstaple_staples_attention Staples that need attention"
+	    " (what staplectl show's exit status reports).\n"
+	    "# TYPE libstaple_staples_attention gauge\n"
+	    "libstaple_staples_attention %d\n", bad);
 	return bad;
 }
 
-int
-ctl_show(int argc, char **argv)
+enum { SHOW_TEXT, SHOW_JSON, SHOW_METRICS };
+
+/* show and metrics: the rows of DIR|FILE... (the staple directory by default). */
+static int
+show(int argc, char **argv, int mode)
 {
 	static const struct option opts[] = {
 		{ "warn", required_argument, NULL, 'w' },
 		{ "issuer", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	STACK_OF(X509) *issuers = sk_X509_new_null();
@@ -262,9 +385,13 @@ ctl_show(int argc, char **argv)
 			ctl_read_certs(optarg, issuers);
 			continue;
 		}
+		if (opt == 'j' && mode == SHOW_TEXT) {
+			mode = SHOW_JSON;
+			continue;
+		}
 		if (opt != 'w' || (warn = staple_duration_parse(optarg)) < 0)
-			ctl_die("show", "usage: show [--warn DURATION]"
-			    " [--issuer CERT]... [DIR|FILE ...]");
+			ctl_die(argv[0], "usage: show|metrics [--warn DURATION]"
+			    " [--issuer CERT]... [--json] [DIR|FILE ...]");
 	}
 	staple_issuers_add_chain(issuers);
 	if (optind == argc)
@@ -272,9 +399,29 @@ ctl_show(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		add_path(argv[i]);
 	mark_superseded(now);
+	if (mode == SHOW_METRICS)
+		return print_metrics(now, warn);
+	if (mode == SHOW_JSON)
+		printf("{\n  \"staples\": [\n");
 	for (size_t i = 0; i < nrows; i++)
-		bad |= print_row(&rows[i], now, warn);
-	if (nrows == 0)
+		bad |= mode == SHOW_JSON ?
+		    print_json(&rows[i], now, warn, i + 1 == nrows) :
+		    print_row(&rows[i], now, warn);
+	if (mode == SHOW_JSON)
+		printf("  ],\n  \"attention\": %s\n}\n", bad ? "true" : "false");
+	else if (nrows == 0)
 		printf("no staples\n");
 	return bad;
+}
+
+int
+ctl_show(int argc, char **argv)
+{
+	return show(argc, argv, SHOW_TEXT);
+}
+
+int
+ctl_metrics(int argc, char **argv)
+{
+	return show(argc, argv, SHOW_METRICS);
 }

@@ -1,11 +1,14 @@
 /*
  * staplectl - the operator's front end to libstaple's own code.
  *
- *   staplectl show [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]
+ *   staplectl show [--warn DURATION] [--issuer CERT]... [--json] [DIR|FILE ...]
+ *   staplectl metrics [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]
  *   staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]
  *                    [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE
  *   staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]
  *                   [--CAfile FILE] [--timeout SECONDS]
+ *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
+ *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
  *
  * The parsing, matching, time rules and verification are the library's own
  * (preload/staple.c, preload/verify.c), called through the same OpenSSL
@@ -31,11 +34,15 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: staplectl show [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]\n"
+	    "usage: staplectl show [--warn DURATION] [--issuer CERT]... [--json] [DIR|FILE ...]\n"
+	    "       staplectl metrics [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]\n"
 	    "       staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]\n"
 	    "                 [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE\n"
 	    "       staplectl fetch --cert LEAF [--issuer CERT] [--url URL] [--dir DIR]\n"
-	    "                 [--CAfile FILE] [--timeout SECONDS]\n");
+	    "                 [--CAfile FILE] [--timeout SECONDS]\n"
+	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
+	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
+	    "       staplectl --version\n");
 	exit(3);
 }
 
@@ -111,6 +118,19 @@ ctl_store(const char *cafile)
 	return store;
 }
 
+void
+ctl_stamp(char *buf, size_t size, time_t t)
+{
+	struct tm tm;
+
+	if (t == 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 int
 ctl_default_level(void)
 {
@@ -182,6 +202,10 @@ main(int argc, char **argv)
 {
 	if (argc < 2)
 		usage();
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("staplectl %s\n", STAPLE_VERSION);
+		return 0;
+	}
 	staple_conf_env();
 	staple_conf_load();
 	/* staplectl talks to a person: its own diagnostics go to stderr */
@@ -195,6 +219,10 @@ main(int argc, char **argv)
 		return ctl_show(argc - 1, argv + 1);
 	if (strcmp(argv[1], "fetch") == 0)
 		return ctl_fetch(argc - 1, argv + 1);
+	if (strcmp(argv[1], "refresh") == 0)
+		return ctl_refresh(argc - 1, argv + 1);
+	if (strcmp(argv[1], "metrics") == 0)
+		return ctl_metrics(argc - 1, argv + 1);
 	usage();
 	return 3;
 }

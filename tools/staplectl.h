@@ -23,6 +23,9 @@ time_t ctl_parse_time(const char *s);
 /* A trust store: FILE, or the system's when NULL. Exits on failure. */
 X509_STORE *ctl_store(const char *cafile);
 
+/* `t` as YYYY-MM-DDTHH:MM:SSZ, or "-" for 0. */
+void ctl_stamp(char *buf, size_t size, time_t t);
+
 /* The security level a default client context has on this machine. */
 int ctl_default_level(void);
 
@@ -42,7 +45,37 @@ struct staple_judge;
 /* A judge as the client role makes one: issuer, time and level, no SSL. */
 void ctl_judge(struct staple_judge *j, X509 *issuer, time_t now, int level);
 
+/* One certificate to keep a staple for. */
+struct ctl_cert {
+	const char *file;
+	X509 *leaf, *issuer;		/* the issuer: a reference of its own */
+	STACK_OF(X509) *certs;		/* everything the file held */
+};
+
+/* What fetching did. */
+struct ctl_result {
+	char staple[4096];		/* the staple's path */
+	int verdict;			/* STAPLE_GOOD or STAPLE_REVOKED, stored */
+	char reason[512];		/* why it failed */
+};
+
+enum { CTL_STORED, CTL_FAILED, CTL_NO_URL };
+
+/* The staple file name of a certificate: ISSUERKEY-SERIAL.der (hex). */
+int ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size);
+
+/*
+ * Ask `url` (NULL: the leaf's AIA) about c, verify the answer as the client
+ * role would, store it in `dir` under its unique name. CTL_STORED, CTL_NO_URL
+ * (the certificate names no responder), or CTL_FAILED with r->reason; the
+ * old staple stays unless one was stored.
+ */
+int ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
+    int timeout, struct ctl_result *r);
+
 int ctl_verify(int argc, char **argv);
+int ctl_refresh(int argc, char **argv);
+int ctl_metrics(int argc, char **argv);
 int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);
 
