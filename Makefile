@@ -6,7 +6,7 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror
-STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS)
+STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(CPPFLAGS) $(CFLAGS)
 # No -lssl/-lcrypto: OpenSSL is found in the host process at run time, and
 # -z defs turns any direct call into OpenSSL into a link error.
 STAPLE_LDFLAGS = -shared -Wl,-z,defs -Wl,-z,now -Wl,--version-script=preload/exports.map $(LDFLAGS)
@@ -29,7 +29,7 @@ preload/%.o: preload/%.c $(HDRS)
 CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
 CTL_SRCS = $(wildcard tools/*.c)
 staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
+	$(CC) -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
 		-o $@ $(CTL_SRCS) $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
@@ -111,9 +111,28 @@ install: all
 	test -e $(DESTDIR)/etc/libstaple.conf || \
 		{ install -d $(DESTDIR)/etc && install -m 0644 config/libstaple.conf $(DESTDIR)/etc/libstaple.conf; }
 	install -d -m 0755 $(DESTDIR)/var/lib/libstaple
+	@echo "libstaple installed. For every program of this machine (read README.md,"
+	@echo "'Machine-wide', first):  echo $(LIBDIR)/libstaple.so >> /etc/ld.so.preload"
+
+# The Debian package (debian/): built by dpkg-buildpackage in a copy of the
+# tree under tests/.work/deb/ (it writes the .deb to the parent directory,
+# which is then tests/.work/deb/, not the checkout's parent), and copied to
+# tests/.work/deb/libstaple.deb. Rebuilt only when an input changed.
+DEB = tests/.work/deb/libstaple.deb
+DEB_INPUTS = Makefile $(SRCS) $(HDRS) preload/exports.map $(CTL_SRCS) tools/staplectl.h \
+	man/staplectl.1 man/libstaple.7 config/libstaple.conf README.md \
+	examples/refresh/staple-refresh.service examples/refresh/staple-refresh.timer \
+	$(wildcard debian/* debian/source/*)
+deb: $(DEB)
+$(DEB): $(DEB_INPUTS)
+	rm -rf $(dir $@) && mkdir -p $(dir $@)src
+	tar -c --exclude=./.git --exclude=./tests/.work --exclude='*.o' \
+		--exclude=./libstaple.so --exclude=./staplectl . | tar -x -C $(dir $@)src
+	cd $(dir $@)src && dpkg-buildpackage -b -us -uc
+	cp $(dir $@)libstaple_$(VERSION)_*.deb $@
 
 clean:
 	rm -f libstaple.so staplectl preload/*.o
 	rm -rf tests/.work
 
-.PHONY: all test demo bench check-asan check-tsan check-valgrind fuzz fuzz-build install clean
+.PHONY: all test demo bench deb check-asan check-tsan check-valgrind fuzz fuzz-build install clean

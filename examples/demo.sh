@@ -8,7 +8,9 @@
 # without the preload (no staple) and accepting the stapling one.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-lib=$top/libstaple.so
+# LIBSTAPLE_SO: the library to preload; this build by default
+# (LIBSTAPLE_SO=/usr/lib/libstaple/libstaple.so: an installed one).
+lib=${LIBSTAPLE_SO:-$top/libstaple.so}
 source "$top/tests/lib/pki.sh"
 
 work=$(mktemp -d)
@@ -38,7 +40,7 @@ server() { # server PORT [env...]: s_server for must.test on PORT
     wait_port "$p"
 }
 
-[[ -f $lib ]] || { echo "build first: make"; exit 1; }
+[[ -f $lib ]] || { echo "no $lib: build first (make), or set LIBSTAPLE_SO"; exit 1; }
 
 step "1. A throwaway PKI: root, intermediate, a Must-Staple leaf (must.test)"
 pki_make "$work/pki" || exit 1

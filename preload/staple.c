@@ -94,9 +94,13 @@ staple_time_parse(int type, const unsigned char *p, size_t len, time_t *t)
 	mi = staple_digits(&p, 2);
 	sec = staple_digits(&p, 2);
 	/* GeneralizedTime may carry fractions of a second: digits, ignored */
-	if (type == V_ASN1_GENERALIZEDTIME && p < end - 1 && *p == '.' &&
-	    (++p == end - 1 || staple_digits(&p, (int)(end - 1 - p)) < 0))
-		return 0;
+	if (type == V_ASN1_GENERALIZEDTIME && p < end - 1 && *p == '.') {
+		if (++p == end - 1)
+			return 0;
+		for (; p < end - 1; p++)
+			if (*p < '0' || *p > '9')
+				return 0;
+	}
 	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
 	    mi < 0 || mi > 59 || sec < 0 || sec > 59 || p != end - 1 || *p != 'Z')
 		return 0;
@@ -175,7 +179,9 @@ staple_entry_fill(struct staple_entry *e, OCSP_SINGLERESP *single)
 		e->flags |= STAPLE_ENTRY_NEXT;
 		if (!staple_asn1_time(next_update, &e->next_update))
 			e->flags |= STAPLE_ENTRY_BADTIME;
-		else if (e->next_update < e->this_update)
+		/* an order only between two readable times */
+		else if (!(e->flags & STAPLE_ENTRY_BADTIME) &&
+		    e->next_update < e->this_update)
 			e->flags |= STAPLE_ENTRY_BACKWARDS;
 	}
 	if (STAPLE_ANY_CRITICAL(single, OCSP_SINGLERESP_get_ext_count,
