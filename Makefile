@@ -43,7 +43,12 @@ tests/.work/mkocsp: tests/lib/mkocsp.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
 
-TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp
+# A plain TLS client the system-wide tests install setuid root (tests/systemwide.bats).
+tests/.work/suid_client: tests/lib/suid_client.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+
+TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client
 
 test: all $(TEST_TOOLS)
 	tests/run

@@ -136,6 +136,7 @@ staple_init(const void *caller)
 
 	if (__atomic_load_n(&init_done, __ATOMIC_ACQUIRE))
 		return staple_active();
+	staple_ossl_origin(caller);
 	__atomic_compare_exchange_n(&init_caller, &none, caller, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	pthread_once(&init_once, staple_init_once);

@@ -26,12 +26,31 @@ staple_ossl_is_self(const void *addr)
  * linked against, and it is the only way to see a libssl that arrived as a
  * dependency of a dlopen()ed module (RTLD_NEXT does not search it).
  */
+/* The first caller from outside libstaple (see staple_ossl_origin). */
+static const void *origin;
+
+void
+staple_ossl_origin(const void *caller)
+{
+	const void *none = NULL;
+
+	if (caller != NULL && !staple_ossl_is_self(caller))
+		__atomic_compare_exchange_n(&origin, &none, caller, 0,
+		    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
 void *
 staple_ossl_lookup(const void *caller, const char *name)
 {
 	Dl_info info;
 	void *handle, *sym = NULL;
 
+	/*
+	 * libssl's SSL_CTX_new tail-calls SSL_CTX_new_ex through the PLT: that
+	 * call comes from libstaple's own SSL_CTX_new. Look up as the program did.
+	 */
+	if (caller != NULL && staple_ossl_is_self(caller))
+		caller = __atomic_load_n(&origin, __ATOMIC_RELAXED);
 	if (caller != NULL && dladdr(caller, &info) && info.dli_fname != NULL &&
 	    !staple_ossl_is_self(caller)) {
 		handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);

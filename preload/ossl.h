@@ -203,8 +203,12 @@ extern struct staple_ossl ossl;
  */
 int staple_ossl_resolve(const void *caller);
 
+/* Remember `caller` as the program's, unless it is libstaple itself. */
+void staple_ossl_origin(const void *caller);
+
 /*
- * The address of `name` in the libssl that `caller` binds to, or NULL.
+ * The address of `name` in the libssl that `caller` binds to, or NULL (a
+ * caller inside libstaple stands for the program's first, see above).
  * Slow (dladdr + dlopen): for rare calls and the step-aside mode only.
  */
 void *staple_ossl_lookup(const void *caller, const char *name);
