@@ -166,25 +166,30 @@ staple_client_store_issuer(X509_STORE *store, X509 *leaf)
 
 /*
  * The issuer of `leaf`: the verified chain's when the program authenticated
- * the server, else the chain the server sent, else the program's trust
- * store, else the issuers this process knows. One from the store is a new
- * reference, also left in *owned for the caller to free.
+ * the server, else the chain the server sent (*unproven: its key is still
+ * to be checked against the leaf), else the program's trust store, else
+ * the issuers this process knows. One from the store is a new reference,
+ * also left in *owned for the caller to free.
  */
 static X509 *
 staple_client_issuer(SSL *s, X509 *leaf, STACK_OF(X509) *peer,
-    int authenticated, X509 **owned)
+    int authenticated, X509 **owned, int *unproven)
 {
 	STACK_OF(X509) *chain = staple_verified_chain(s);
 	X509 *x;
 
 	*owned = NULL;
+	*unproven = 0;
 	if (authenticated && chain != NULL &&
 	    ossl.OPENSSL_sk_num((OPENSSL_STACK *)chain) > 1)
 		return ossl.OPENSSL_sk_value((OPENSSL_STACK *)chain, 1);
+	/* the server's word: names agree; its key is checked unless cached */
 	for (int i = 1; peer && i < ossl.OPENSSL_sk_num((OPENSSL_STACK *)peer); i++) {
 		x = ossl.OPENSSL_sk_value((OPENSSL_STACK *)peer, i);
-		if (staple_client_issued(x, leaf))
+		if (ossl.X509_check_issued(x, leaf) == X509_V_OK) {
+			*unproven = 1;
 			return x;
+		}
 	}
 	*owned = staple_client_store_issuer(ossl.SSL_CTX_get_cert_store(
 	    ossl.SSL_get_SSL_CTX(s)), leaf);
@@ -263,7 +268,7 @@ staple_client_verdict(SSL *s, struct staple_outcome *o)
 	o->leaf = c.leaf = ossl.OPENSSL_sk_value((OPENSSL_STACK *)peer, 0);
 	o->must = staple_must_staple(c.leaf);
 	staple_client_judge(s, staple_client_issuer(s, c.leaf, peer,
-	    o->unauth == NULL, &owned), &c.judge);
+	    o->unauth == NULL, &owned, &c.unproven), &c.judge);
 	len = ossl.SSL_ctrl(s, SSL_CTRL_GET_TLSEXT_STATUS_REQ_OCSP_RESP, 0, &der);
 	o->verdict = staple_verify(der, len, &c);
 	/* c.why may point into c, which ends here */

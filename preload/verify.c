@@ -219,6 +219,11 @@ staple_verify_fresh(const unsigned char *der, long len, struct staple_check *c,
 		c->why = "the certificate's issuer is unknown";
 		goto done;
 	}
+	if (c->unproven && ossl.X509_verify(c->leaf,
+	    staple_x509_key(c->judge.issuer)) <= 0) {
+		c->why = "the issuer the server sent did not sign its certificate";
+		goto done;
+	}
 	if ((verdict = staple_verify_entries(entries, n, c, until)) ==
 	    STAPLE_INVALID)
 		goto done;

@@ -21,6 +21,7 @@ enum staple_verdict {
 struct staple_check {
 	X509 *leaf;
 	struct staple_judge judge;	/* the issuer, time and security level */
+	int unproven;			/* the issuer's key has yet to verify the leaf */
 	const char *why;		/* out: the reason, for log lines */
 };
 
@@ -32,7 +33,9 @@ struct staple_check {
  * revoked wins, whatever its times or CertID hash; a good one counts only
  * when current, with readable times and no critical extension; unknown is
  * invalid. Verdicts are cached per (leaf, issuer, response, security
- * context) until an entry or the signer's certificate expires. Leaves
+ * context) until an entry or the signer's certificate expires. With
+ * c->unproven the issuer (one the server sent, whose names match) must
+ * first have signed the leaf; a cached verdict says it did. Leaves
  * OpenSSL's error queue as it found it.
  */
 int staple_verify(const unsigned char *der, long len, struct staple_check *c);

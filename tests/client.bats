@@ -255,3 +255,36 @@ for _ in range(3):
     [ "$(log_count "staple verdict from cache")" -eq 2 ]
     [ "$(log_count "accepted /CN=must.test \[Must-Staple\]: good")" -eq 3 ]
 }
+
+# dane USAGE SELECTOR MTYPE CERT: s_client authenticating the server by one
+# TLSA record (DANE) made from CERT, verifying (-verify_return_error).
+dane() {
+    local data
+    if [[ $2 == 1 ]]; then   # selector 1: the key; 0: the whole certificate
+        data=$(openssl x509 -in "$PKI/$4.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
+            openssl dgst -sha256 -binary | od -An -tx1 | tr -d ' \n')
+    else
+        data=$(openssl x509 -in "$PKI/$4.pem" -outform DER | openssl dgst -sha256 -binary |
+            od -An -tx1 | tr -d ' \n')
+    fi
+    printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 env LD_PRELOAD="$PRELOAD" openssl s_client \
+        -connect "127.0.0.1:$PORT" -servername must.test -CAfile "$PKI/ca.pem" \
+        -dane_tlsa_domain must.test -dane_tlsa_rrdata "$1 $2 1 $data" \
+        -verify_return_error -ign_eof >"$T/client.out" 2>&1
+}
+
+@test "DANE-EE and DANE-TA: not enforced (no PKIX revocation there); PKIX-EE: enforced" {
+    native must
+    # DANE-EE (3 1 1) on the leaf's key: the record vouches, revocation is not part of it
+    dane 3 1 1 must
+    grep -q "^DANE TLSA 3 1 1 .* matched EE certificate" "$T/client.out"
+    [ "$(log_count "not enforced: /CN=must.test \[Must-Staple\]: missing: no staple (policy must-staple; DANE-authenticated (TLSA usage 3))")" -eq 1 ]
+    # DANE-TA (2 0 1) on the intermediate
+    dane 2 0 1 int
+    [ "$(log_count "DANE-authenticated (TLSA usage 2)")" -eq 1 ]
+    # PKIX-EE (1 0 1): the PKI chain still decides, and the policy holds
+    run dane 1 0 1 must
+    [ "$status" -ne 0 ]
+    [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: missing: no staple (policy must-staple)")" -eq 1 ]
+    [ "$(log_count rejected)" -eq 1 ]
+}
