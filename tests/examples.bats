@@ -22,25 +22,6 @@ dropin_env() {
             -e "s|^LIBSTAPLE_LOG=.*|LIBSTAPLE_LOG=$T/staple.log|"
 }
 
-# leaf_with_ocsp_url NAME URL: a certificate NAME issued by the test
-# intermediate whose AIA names URL as its OCSP responder, and an index for
-# the responder that knows it ($T/index.txt).
-leaf_with_ocsp_url() {
-    local name=$1 url=$2 serial
-    serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
-    openssl req -new -newkey rsa:2048 -nodes -keyout "$T/$name.key" \
-        -subj "/CN=$name" -out "$T/$name.csr" 2>/dev/null
-    printf 'authorityInfoAccess = OCSP;URI:%s\nsubjectAltName = DNS:%s\n' \
-        "$url" "$name" >"$T/$name.ext"
-    openssl x509 -req -in "$T/$name.csr" -CA "$PKI/int.pem" -CAkey "$PKI/int.key" \
-        -set_serial "0x$serial" -days 30 -extfile "$T/$name.ext" \
-        -out "$T/$name.pem" 2>/dev/null
-    cat "$T/$name.pem" "$PKI/int.pem" >"$T/$name.full.pem"
-    cp "$PKI/index.txt" "$T/index.txt"
-    printf 'V\t%s\t\t%s\tunknown\t/CN=%s\n' "$(date -u -d '+30 days' +%y%m%d%H%M%SZ)" \
-        "$serial" "$name" >>"$T/index.txt"
-}
-
 @test "examples/nginx + the systemd drop-in's environment: each host its staple" {
     pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
     pki_ocsp "$PKI" ecdsa revoked issuer now "$T/staples/ecdsa.der"

@@ -78,22 +78,6 @@ exec(sys.argv[2])
 EOF
 }
 
-# staple_within SECONDS EXPECTED PORT [ARGS...]: poll until the staple is
-# EXPECTED; fail (showing the last one) after SECONDS.
-staple_within() {
-    local limit=$1 want=$2 port=$3 got start=$SECONDS
-    shift 3
-    while :; do
-        got=$(staple "$port" "$@")
-        [[ $got == "$want" ]] && return 0
-        if ((SECONDS - start > limit)); then
-            echo "after ${limit}s: '$got', wanted '$want'" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
 # The kubelet's AtomicWriter (pkg/volume/util/atomic_writer.go, Write), by
 # hand. aw_begin DIR [NAME=FILE...] does steps 5-7: a new timestamped
 # directory ..YYYY_MM_DD_HH_MM_SS.NNNNNNNNN holding the payload (mode 0644),
@@ -158,25 +142,6 @@ deployment_env() {
     k8s '
 for k, v in env(container(pod("Deployment", "legacy-web"), "nginx")).items():
     print(f"{k}={v}")'
-}
-
-# leaf_with_ocsp_url NAME URL: a certificate NAME issued by the test
-# intermediate whose AIA names URL as its OCSP responder; $T/NAME.full.pem
-# is it with its chain; $T/index.txt is a responder index that knows it.
-leaf_with_ocsp_url() {
-    local name=$1 url=$2 serial
-    serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
-    openssl req -new -newkey rsa:2048 -nodes -keyout "$T/$name.key" \
-        -subj "/CN=$name" -out "$T/$name.csr" 2>/dev/null
-    printf 'authorityInfoAccess = OCSP;URI:%s\nsubjectAltName = DNS:%s\n' \
-        "$url" "$name" >"$T/$name.ext"
-    openssl x509 -req -in "$T/$name.csr" -CA "$PKI/int.pem" -CAkey "$PKI/int.key" \
-        -set_serial "0x$serial" -days 30 -extfile "$T/$name.ext" \
-        -out "$T/$name.pem" 2>/dev/null
-    cat "$T/$name.pem" "$PKI/int.pem" >"$T/$name.full.pem"
-    cp "$PKI/index.txt" "$T/index.txt"
-    printf 'V\t%s\t\t%s\tunknown\t/CN=%s\n' "$(date -u -d '+30 days' +%y%m%d%H%M%SZ)" \
-        "$serial" "$name" >>"$T/index.txt"
 }
 
 @test "every manifest parses, with the expected kinds and names and nothing cluster-wide" {

@@ -14,22 +14,6 @@ teardown() {
     kill_bg
 }
 
-# staple_within SECONDS EXPECTED PORT [ARGS...]: poll until the staple is
-# EXPECTED; fail (showing the last one) after SECONDS.
-staple_within() {
-    local limit=$1 want=$2 port=$3 got start=$SECONDS
-    shift 3
-    while :; do
-        got=$(staple "$port" "$@")
-        [[ $got == "$want" ]] && return 0
-        if ((SECONDS - start > limit)); then
-            echo "after ${limit}s: '$got', wanted '$want'" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
 # replace SRC DEST: the atomic way, a temporary name and a rename.
 replace() {
     cp "$1" "$(dirname "$2")/.tmp.$$"

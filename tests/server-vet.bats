@@ -75,22 +75,6 @@ nginx_conf_tls13() {
     grep -q 'ssl_protocols TLSv1.2 TLSv1.3;' "$T/nginx/nginx.conf"
 }
 
-# staple_within SECONDS EXPECTED PORT [ARGS...]: poll until the staple is
-# EXPECTED; fail (showing the last one) after SECONDS.
-staple_within() {
-    local limit=$1 want=$2 port=$3 got start=$SECONDS
-    shift 3
-    while :; do
-        got=$(staple "$port" "$@")
-        [[ $got == "$want" ]] && return 0
-        if ((SECONDS - start > limit)); then
-            echo "after ${limit}s: '$got', wanted '$want'" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
 # good_then_newer_bad LEAF: $T/staples/a-good.der (good, by the issuer),
 # then, a second later, $T/staples/b-bad.der (revoked, by the rogue CA),
 # whose thisUpdate is checked to be the later one.

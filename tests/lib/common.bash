@@ -93,8 +93,15 @@ staple() {
     # Not s_client's exit status: a server that closes without close_notify
     # makes it fail after a good handshake. A failed handshake prints
     # "New, (NONE), Cipher is (NONE)".
-    out=$(timeout 10 openssl s_client -connect "127.0.0.1:$port" -status \
-        -CAfile "$PKI/ca.pem" "$@" </dev/null 2>&1) || true
+    timeout 10 openssl s_client -connect "127.0.0.1:$port" -status \
+        -CAfile "$PKI/ca.pem" "$@" </dev/null 2>&1 | staple_parse
+}
+
+# staple_parse: read `openssl s_client -status` output (3.x, 1.1.1 or
+# 1.0.2k's) on stdin; print what `staple` prints.
+staple_parse() {
+    local out
+    out=$(cat)
     if ! grep -q '^New, TLS\|^Reused, TLS' <<<"$out"; then
         echo "handshake failed"
         return 0
@@ -108,6 +115,41 @@ staple() {
          in_resp && /Serial Number: [0-9A-F]+$/ { serial = $3 }
          in_resp && /Cert Status:/ { all = all sep serial " " $3; sep = ", " }
          END { print all }' <<<"$out"
+}
+
+# staple_within SECONDS EXPECTED PORT [ARGS...]: poll until the staple is
+# EXPECTED; fail (showing the last one) after SECONDS.
+staple_within() {
+    local limit=$1 want=$2 port=$3 got start=$SECONDS
+    shift 3
+    while :; do
+        got=$(staple "$port" "$@")
+        [[ $got == "$want" ]] && return 0
+        if ((SECONDS - start > limit)); then
+            echo "after ${limit}s: '$got', wanted '$want'" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# leaf_with_ocsp_url NAME URL: a certificate NAME issued by the test
+# intermediate whose AIA names URL as its OCSP responder; $T/NAME.full.pem
+# is it with its chain; $T/index.txt is a responder index that knows it.
+leaf_with_ocsp_url() {
+    local name=$1 url=$2 serial
+    serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$T/$name.key" \
+        -subj "/CN=$name" -out "$T/$name.csr" 2>/dev/null
+    printf 'authorityInfoAccess = OCSP;URI:%s\nsubjectAltName = DNS:%s\n' \
+        "$url" "$name" >"$T/$name.ext"
+    openssl x509 -req -in "$T/$name.csr" -CA "$PKI/int.pem" -CAkey "$PKI/int.key" \
+        -set_serial "0x$serial" -days 30 -extfile "$T/$name.ext" \
+        -out "$T/$name.pem" 2>/dev/null
+    cat "$T/$name.pem" "$PKI/int.pem" >"$T/$name.full.pem"
+    cp "$PKI/index.txt" "$T/index.txt"
+    printf 'V\t%s\t\t%s\tunknown\t/CN=%s\n' "$(date -u -d '+30 days' +%y%m%d%H%M%SZ)" \
+        "$serial" "$name" >>"$T/index.txt"
 }
 
 # serial LEAF: the leaf's serial as s_client prints it.

@@ -563,21 +563,7 @@ legacy_libssl() {
 # "none", or "handshake failed" (no "New, TLS..."/"Reused, TLS..." line;
 # 1.0.2k prints "New, TLSv1/SSLv3, Cipher is ..." after a good handshake).
 legacy_staple_parse() {
-    local out
-    out=$(cat)
-    if ! grep -q '^New, TLS\|^Reused, TLS' <<<"$out"; then
-        echo "handshake failed"
-        return 0
-    fi
-    if grep -q 'OCSP response: no response sent' <<<"$out"; then
-        echo none
-        return 0
-    fi
-    awk '/OCSP Response Data:/ { in_resp = 1 }
-         /^Certificate chain|^---/ { in_resp = 0 }
-         in_resp && /Serial Number: [0-9A-F]+$/ { serial = $3 }
-         in_resp && /Cert Status:/ { all = all sep serial " " $3; sep = ", " }
-         END { print all }' <<<"$out"
+    staple_parse
 }
 
 # legacy_staple DIR PORT [ARGS...]: what the server on 127.0.0.1:PORT

@@ -24,49 +24,29 @@
 # $MKOCSP, or tests/.work/mkocsp beside this file (make tests/.work/mkocsp).
 
 _PH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# the shared helpers (_pki_err, _pki_q, _pki_serial) are pki.sh's
+declare -F _pki_q >/dev/null || source "$_PH_TOP/tests/lib/pki.sh"
 
 # ---------------------------------------------------------------- helpers
-
-# _ph_err MSG...: print "pki-hostile: MSG" on stderr and return 1.
-_ph_err() {
-    printf 'pki-hostile: %s\n' "$*" >&2
-    return 1
-}
-
-# _ph_q CMD...: run CMD silently; on failure show its output on stderr.
-_ph_q() {
-    local log
-    log=$("$@" 2>&1) && return 0
-    printf 'pki-hostile: command failed: %s\n%s\n' "$*" "$log" >&2
-    return 1
-}
-
-# _ph_serial: print a random 64-bit serial, upper-case hex, first digit 1-7.
-_ph_serial() {
-    local hex
-    hex=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n' | tr 'a-f' 'A-F') || return 1
-    [ "${#hex}" -eq 16 ] || { _ph_err "cannot read /dev/urandom"; return 1; }
-    printf '%X%s\n' $(( 0x${hex:0:1} % 7 + 1 )) "${hex:1}"
-}
 
 # _ph_asn1time SECONDS: print now+SECONDS (may be negative) as YYMMDDHHMMSSZ.
 _ph_asn1time() {
     date -u -d "@$(( $(date +%s) + $1 ))" +%y%m%d%H%M%SZ ||
-        { _ph_err "bad time offset '$1'"; return 1; }
+        { _pki_err "bad time offset '$1'"; return 1; }
 }
 
 # _ph_locked DIR CMD...: run CMD while holding the lock DIR/.hostile.lock.
 _ph_locked() {
     local dir=$1
     shift
-    ( flock 9 || { _ph_err "cannot lock $dir/.hostile.lock"; exit 1; }
+    ( flock 9 || { _pki_err "cannot lock $dir/.hostile.lock"; exit 1; }
       "$@" ) 9>"$dir/.hostile.lock"
 }
 
 # _ph_mkocsp_bin: print the path of the mkocsp executable.
 _ph_mkocsp_bin() {
     local bin=${MKOCSP:-$_PH_TOP/tests/.work/mkocsp}
-    [ -x "$bin" ] || { _ph_err "no mkocsp at $bin (make tests/.work/mkocsp)"; return 1; }
+    [ -x "$bin" ] || { _pki_err "no mkocsp at $bin (make tests/.work/mkocsp)"; return 1; }
     printf '%s\n' "$bin"
 }
 
@@ -95,7 +75,7 @@ _ph_responder_ext() {
     body=$(awk '/^\[ *ext_responder *\]/ { f = 1; next } /^\[/ { f = 0 } f && NF' \
         "$1/openssl.cnf") || return 1
     grep -q '^keyUsage' <<<"$body" ||
-        { _ph_err "no ext_responder section with keyUsage in $1/openssl.cnf"; return 1; }
+        { _pki_err "no ext_responder section with keyUsage in $1/openssl.cnf"; return 1; }
     printf '%s\n' "$body"
 }
 
@@ -162,10 +142,10 @@ _ph_issue() {
     local dir=$1 name=$2 until=${3:-} row bits md ext issuer from end cn tmp rc=1
     local -a signer
     row=$(_ph_certs | awk -v n="$name" '$1 == n') || return 1
-    [ -n "$row" ] || { _ph_err "unknown certificate '$name'"; return 1; }
+    [ -n "$row" ] || { _pki_err "unknown certificate '$name'"; return 1; }
     read -r _ bits md ext issuer from end cn <<<"$row"
     [ -n "$until" ] && end=$until
-    [ -f "$dir/$name.key" ] || { _ph_err "no key $dir/$name.key"; return 1; }
+    [ -f "$dir/$name.key" ] || { _pki_err "no key $dir/$name.key"; return 1; }
     if [ "$issuer" = self ]; then
         signer=(-selfsign -keyfile "$dir/$name.key")
     else
@@ -173,18 +153,18 @@ _ph_issue() {
     fi
     tmp=$(mktemp -d "$dir/.hostile.XXXXXX") || return 1
     : > "$tmp/index.txt" &&
-    _ph_serial > "$tmp/serial" &&
+    _pki_serial > "$tmp/serial" &&
     _ph_write_cnf "$dir" "$tmp" &&
     from=$(_ph_asn1time "$from") && end=$(_ph_asn1time "$end") &&
-    _ph_q openssl req -new -config "$tmp/ca.cnf" -key "$dir/$name.key" \
+    _pki_q openssl req -new -config "$tmp/ca.cnf" -key "$dir/$name.key" \
         -subj "/CN=$cn" -out "$tmp/req.csr" &&
-    _ph_q openssl ca -config "$tmp/ca.cnf" -batch -notext -in "$tmp/req.csr" \
+    _pki_q openssl ca -config "$tmp/ca.cnf" -batch -notext -in "$tmp/req.csr" \
         "${signer[@]}" -md "$md" -extensions "$ext" -startdate "$from" \
         -enddate "$end" -outdir "$tmp" -out "$tmp/cert.pem" &&
     [ -s "$tmp/cert.pem" ] &&
     mv -f "$tmp/cert.pem" "$dir/$name.pem" && rc=0
     rm -rf "$tmp"
-    [ "$rc" -eq 0 ] || _ph_err "could not make $dir/$name.pem"
+    [ "$rc" -eq 0 ] || _pki_err "could not make $dir/$name.pem"
 }
 
 # _ph_make_all DIR: make every extra key and certificate, then DIR/hostile.done.
@@ -193,11 +173,11 @@ _ph_make_all() {
     local -a pids=()
     [ -f "$dir/hostile.done" ] && return 0
     while read -r name bits rest; do
-        _ph_q openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
+        _pki_q openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
             -out "$dir/$name.key" & pids+=($!)
     done < <(_ph_certs)
     for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-    [ "$rc" -eq 0 ] || { _ph_err "could not make the extra keys in $dir"; return 1; }
+    [ "$rc" -eq 0 ] || { _pki_err "could not make the extra keys in $dir"; return 1; }
     while read -r name rest; do
         _ph_issue "$dir" "$name" || return 1
     done < <(_ph_certs)
@@ -211,11 +191,11 @@ _ph_make_all() {
 pki_hostile_make() {
     local dir=${1:-}
     if [ $# -ne 1 ] || [ -z "$dir" ]; then
-        _ph_err "usage: pki_hostile_make DIR"; return 1
+        _pki_err "usage: pki_hostile_make DIR"; return 1
     fi
     [ -f "$dir/hostile.done" ] && return 0
     if [ ! -f "$dir/int.pem" ] || [ ! -f "$dir/int.key" ] || [ ! -f "$dir/openssl.cnf" ]; then
-        _ph_err "$dir is not a PKI made by pki_make"; return 1
+        _pki_err "$dir is not a PKI made by pki_make"; return 1
     fi
     _ph_locked "$dir" _ph_make_all "$dir"
 }
@@ -228,7 +208,7 @@ pki_hostile_make() {
 pki_hostile_short_responder() {
     local dir=${1:-} secs=${2:-}
     if [ $# -ne 2 ] || ! [[ $secs =~ ^-?[0-9]+$ ]]; then
-        _ph_err "usage: pki_hostile_short_responder DIR SECONDS"; return 1
+        _pki_err "usage: pki_hostile_short_responder DIR SECONDS"; return 1
     fi
     pki_hostile_make "$dir" || return 1
     _ph_locked "$dir" _ph_issue "$dir" resp-short "$secs"
@@ -282,7 +262,7 @@ pki_hostile_cases() {
 pki_hostile_case_args() {
     local row
     row=$(_ph_table | awk -v c="${1:-}" '$1 == c { $1 = ""; sub(/^ +/, ""); print }')
-    [ -n "$row" ] || { _ph_err "unknown CASE '$1' (see pki_hostile_cases)"; return 1; }
+    [ -n "$row" ] || { _pki_err "unknown CASE '$1' (see pki_hostile_cases)"; return 1; }
     printf '%s\n' "$row"
 }
 
@@ -293,7 +273,7 @@ pki_hostile_case_args() {
 pki_hostile_mkocsp() {
     local dir=${1:-} out=${2:-} bin a
     local -a args=()
-    [ $# -ge 3 ] || { _ph_err "usage: pki_hostile_mkocsp DIR OUT ARG..."; return 1; }
+    [ $# -ge 3 ] || { _pki_err "usage: pki_hostile_mkocsp DIR OUT ARG..."; return 1; }
     shift 2
     bin=$(_ph_mkocsp_bin) || return 1
     while [ $# -gt 0 ]; do
@@ -301,7 +281,7 @@ pki_hostile_mkocsp() {
         shift
         case $a in
             --signer|--cert|--issuer|--id-issuer|--include)
-                [ $# -gt 0 ] || { _ph_err "$a needs an argument"; return 1; }
+                [ $# -gt 0 ] || { _pki_err "$a needs an argument"; return 1; }
                 if [ "$a" = --signer ]; then
                     args+=(--signer-cert "$dir/$1.pem" --signer-key "$dir/$1.key")
                 elif [[ $1 == */* ]]; then
@@ -313,7 +293,7 @@ pki_hostile_mkocsp() {
             *) args+=("$a") ;;
         esac
     done
-    "$bin" --out "$out" "${args[@]}" || { _ph_err "could not make $out"; return 1; }
+    "$bin" --out "$out" "${args[@]}" || { _pki_err "could not make $out"; return 1; }
 }
 
 # pki_hostile_ocsp DIR CASE LEAF OUT: write the DER response of CASE (see
@@ -322,8 +302,8 @@ pki_hostile_mkocsp() {
 pki_hostile_ocsp() {
     local dir=${1:-} case=${2:-} leaf=${3:-} out=${4:-} row a
     local -a words args=()
-    [ $# -eq 4 ] || { _ph_err "usage: pki_hostile_ocsp DIR CASE LEAF OUT"; return 1; }
-    [ -f "$dir/$leaf.pem" ] || { _ph_err "no such leaf $dir/$leaf.pem"; return 1; }
+    [ $# -eq 4 ] || { _pki_err "usage: pki_hostile_ocsp DIR CASE LEAF OUT"; return 1; }
+    [ -f "$dir/$leaf.pem" ] || { _pki_err "no such leaf $dir/$leaf.pem"; return 1; }
     row=$(pki_hostile_case_args "$case") || return 1
     pki_hostile_make "$dir" || return 1
     read -ra words <<<"$row"
