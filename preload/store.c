@@ -43,7 +43,7 @@ static struct {
 	int busy;			/* atomic: a thread is rebuilding */
 	time_t next_check;		/* atomic */
 	int dirfd;
-	unsigned issuers_gen;		/* issuers known at the last rebuild */
+	unsigned issuers_gen;		/* issuers known at the last check */
 	struct stat dir;		/* the directory as last scanned */
 	int dir_errno;			/* last open error, logged on change */
 } store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, 0, { 0 }, 0 };
@@ -283,6 +283,18 @@ staple_vet_start(void)
 	}
 }
 
+/* Whether every entry of `f` has its verdict. */
+static int
+staple_file_vetted(const struct staple_file *f)
+{
+	time_t until;
+
+	for (size_t i = 0; i < f->nentries; i++)
+		if (staple_entry_sig(&f->entries[i], &until) == STAPLE_SIG_UNCHECKED)
+			return 0;
+	return 1;
+}
+
 /*
  * Vet what the current snapshot holds unvetted, while the budget lasts:
  * files just read, and files that waited for an issuer learned since.
@@ -295,6 +307,8 @@ staple_store_vet(void)
 	struct timespec now;
 
 	for (size_t i = 0; s != NULL && i < s->nfiles; i++) {
+		if (staple_file_vetted(s->files[i]))
+			continue;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > vet_deadline.tv_sec ||
 		    (now.tv_sec == vet_deadline.tv_sec &&
