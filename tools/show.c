@@ -188,20 +188,46 @@ span(char *buf, size_t size, long s)
 		snprintf(buf, size, "%lds", s);
 }
 
-/* What a row comes to: a state, a sentence, and whether it needs attention. */
+/*
+ * What a row comes to: its identity and times as printed, a state, a
+ * sentence, and whether it needs attention.
+ */
 struct judged {
+	char serial[2 * STAPLE_SERIAL_MAX + 1];	/* hex */
+	char key[17];		/* first 8 issuer key hash bytes, hex */
+	char this[32], next[32];
+	const char *status;	/* good, revoked, unknown */
 	const char *state;	/* served, superseded, expired, not-yet-valid, unusable */
 	char text[256];
 	long left;		/* seconds to the staple's end; negative: past */
 	int bad;
 };
 
+static const char *const status_names[] = { "good", "revoked", "unknown" };
+
+/* The row's serial and first issuer key hash bytes in hex, and its times. */
+static void
+row_ids(const struct row *r, struct judged *j)
+{
+	for (int i = 0; i < r->e.serial_len; i++)
+		snprintf(j->serial + 2 * i, 3, "%02X", r->e.serial[i]);
+	j->serial[2 * r->e.serial_len] = '\0';
+	for (int i = 0; i < 8; i++)
+		snprintf(j->key + 2 * i, 3, "%02X", r->e.key_hash[i]);
+	ctl_stamp(j->this, sizeof(j->this), r->e.this_update);
+	ctl_stamp(j->next, sizeof(j->next), r->e.flags & STAPLE_ENTRY_NEXT ?
+	    r->e.next_update : 0);
+	j->status = status_names[r->e.cert_status < 3 ? r->e.cert_status : 2];
+}
+
+/* Judge a readable row (r->why == NULL) at `now`, `warn` seconds ahead. */
 static void
 judge_row(const struct row *r, time_t now, long warn, struct judged *j)
 {
 	time_t end = staple_entry_end(&r->e), signer_end;
 	char left[32];
 
+	row_ids(r, j);
 	j->left = (long)(end - now);
 	j->bad = 1;
 	switch (row_servable(r, now)) {
@@ -232,38 +258,19 @@ judge_row(const struct row *r, time_t now, long warn, struct judged *j)
 	}
 }
 
-static const char *const status_names[] = { "good", "revoked", "unknown" };
-
-/* The row's serial and first issuer key hash bytes, in hex. */
-static void
-row_ids(const struct row *r, char *serial, char *key)
-{
-	for (int i = 0; i < r->e.serial_len; i++)
-		snprintf(serial + 2 * i, 3, "%02X", r->e.serial[i]);
-	serial[2 * r->e.serial_len] = '\0';
-	for (int i = 0; i < 8; i++)
-		snprintf(key + 2 * i, 3, "%02X", r->e.key_hash[i]);
-}
-
 /* Print one staple's line; whether it needs attention. */
 static int
 print_row(const struct row *r, time_t now, long warn)
 {
-	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
 	struct judged j;
 
 	if (r->why != NULL) {
 		printf("%s: not a response: %s\n", r->file, r->why);
 		return 1;
 	}
-	row_ids(r, serial, key);
-	ctl_stamp(this, sizeof(this), r->e.this_update);
-	ctl_stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
-	    r->e.next_update : 0);
 	judge_row(r, now, warn, &j);
 	printf("%s: serial %s issuer-key %s %s this %s next %s: %s\n", r->file,
-	    serial, key, status_names[r->e.cert_status < 3 ? r->e.cert_status : 2],
-	    this, next, j.text);
+	    j.serial, j.key, j.status, j.this, j.next, j.text);
 	return j.bad;
 }
 
@@ -288,7 +295,6 @@ quoted(const char *s, int label)
 static int
 print_json(const struct row *r, time_t now, long warn, int last)
 {
-	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17], this[32], next[32];
 	struct judged j;
 
 	printf("    {\"file\": ");
@@ -300,17 +306,11 @@ print_json(const struct row *r, time_t now, long warn, int last)
 		printf("}%s\n", last ? "" : ",");
 		return 1;
 	}
-	row_ids(r, serial, key);
-	ctl_stamp(this, sizeof(this), r->e.this_update);
-	ctl_stamp(next, sizeof(next), r->e.flags & STAPLE_ENTRY_NEXT ?
-	    r->e.next_update : 0);
 	judge_row(r, now, warn, &j);
 	printf(", \"serial\": \"%s\", \"issuer_key\": \"%s\", \"status\": \"%s\","
 	    " \"this_update\": \"%s\", \"next_update\": \"%s\", \"state\": \"%s\","
 	    " \"served\": %s, \"seconds_left\": %ld, \"attention\": %s,"
-	    " \"text\": ", serial, key,
-	    status_names[r->e.cert_status < 3 ? r->e.cert_status : 2], this, next,
-	    j.state, strcmp(j.state, "served") == 0 ? "true" : "false", j.left,
+	    " \"text\": ", j.serial, j.key, j.status, j.this, j.next, j.state, strcmp(j.state, "served") == 0 ? "true" : "false", j.left,
 	    j.bad ? "true" : "false");
 	quoted(j.text, 0);
 	printf("}%s\n", last ? "" : ",");
@@ -321,7 +321,6 @@ print_json(const struct row *r, time_t now, long warn, int last)
 static int
 print_metrics(time_t now, long warn)
 {
-	char serial[2 * STAPLE_SERIAL_MAX + 1], key[17];
 	struct judged j;
 	int bad = 0;
 
@@ -332,12 +331,11 @@ print_metrics(time_t now, long warn)
 	for (size_t i = 0; i < nrows; i++) {
 		if (rows[i].why != NULL)
 			continue;
-		row_ids(&rows[i], serial, key);
 		judge_row(&rows[i], now, warn, &j);
 		printf("libstaple_staple_seconds_left{file=");
 		quoted(rows[i].file, 1);
-		printf(",serial=\"%s\",issuer_key=\"%s\"} %ld\n", serial, key,
-		    j.left);
+		printf(",serial=\"%s\",issuer_key=\"%s\"} %ld\n", j.serial,
+		    j.key, j.left);
 	}
 	printf("# HELP libstaple_staple_served Whether libstaple serves the"
 	    " staple (1) or not (0); state says why.\n"
@@ -350,11 +348,10 @@ print_metrics(time_t now, long warn)
 			bad = 1;
 			continue;
 		}
-		row_ids(&rows[i], serial, key);
 		judge_row(&rows[i], now, warn, &j);
 		bad |= j.bad;
-		printf(",serial=\"%s\",issuer_key=\"%s\",state=\"%s\"} %d\n", serial,
-		    key, j.state, strcmp(j.state, "served") == 0);
+		printf(",serial=\"%s\",issuer_key=\"%s\",state=\"%s\"} %d\n",
+		    j.serial, j.key, j.state, strcmp(j.state, "served") == 0);
 	}
 	printf("# HELP libstaple_staples_attention Staples that need attention"
 	    " (what staplectl show's exit status reports).\n"
