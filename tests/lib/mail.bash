@@ -253,13 +253,17 @@ imap_login_pid() {
     return 1
 }
 
-# imap_greeting PORT [s_client ARGS...]: the server's first line over TLS.
+# imap_greeting PORT [s_client ARGS...]: the server's greeting over TLS.
+# When its auth process is slow to answer (a cold start), imap-login first
+# sends a provisional "* OK Waiting for authentication ..." line and then
+# the greeting; the provisional line is skipped.
 imap_greeting() {
     local port=$1
     shift
     printf 'a1 LOGOUT\r\n' | timeout 10 openssl s_client -quiet \
         -connect "127.0.0.1:$port" -CAfile "$PKI/ca.pem" -verify_return_error \
-        "$@" 2>/dev/null | head -n 1 | tr -d '\r'
+        "$@" 2>/dev/null | tr -d '\r' |
+        grep -v -m 1 '^\* OK Waiting for authentication'
 }
 
 # ---------------------------------------------------------------- Postfix
