@@ -242,7 +242,9 @@ staple_conf_host(const char *name)
 
 /*
  * Whether a [program NAME] section is about this process: NAME is the base
- * name it was started as (argv[0], what ps shows) or of its executable.
+ * name it was started as (argv[0], what ps shows) or of its executable. In
+ * a secure-execution process the executable's only: argv[0] is its
+ * invoker's to choose (`exec -a`), like its environment.
  */
 static int
 staple_conf_is_me(const char *name)
@@ -251,7 +253,8 @@ staple_conf_is_me(const char *name)
 	const char *base;
 	ssize_t n;
 
-	if (strcmp(name, program_invocation_short_name) == 0)
+	if (!staple_conf_secure() &&
+	    strcmp(name, program_invocation_short_name) == 0)
 		return 1;
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
 		return 0;
