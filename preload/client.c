@@ -24,9 +24,10 @@ static char late_mark;
 int
 staple_client_init(void)
 {
-	ssl_index = staple_ex_index_ssl(NULL);
+	/* static marks: a copy SSL_dup makes of one frees nothing */
+	ssl_index = staple_ex_index_ssl(NULL, NULL);
 	if (ossl.legacy)
-		late_index = staple_ex_index_ssl(NULL);
+		late_index = staple_ex_index_ssl(NULL, NULL);
 	return ssl_index >= 0 && (!ossl.legacy || late_index >= 0);
 }
 

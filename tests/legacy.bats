@@ -783,6 +783,27 @@ VERIFY102=(-verify 5 -verify_return_error)
     [ "$(verdicts)" -eq 1 ]
 }
 
+@test "1.0.2k SSL_dup of a verified client connection under the preload: both copies freed, no crash" {
+    need_o
+    native rsa
+    # tests/lib/ssldup.c, built against 1.0.2k's headers and libraries
+    cc -std=gnu99 -Wall -Wextra -Werror -I"$O/prefix/include" -o "$T/ssldup" \
+        "$TOP/tests/lib/ssldup.c" -L"$O/prefix/lib" -lssl -lcrypto
+    legacy_cmd102 "$O"
+    # LD_LIBRARY_PATH as LEGACY_CMD gives it
+    run "${LEGACY_CMD[@]:0:2}" "$T/ssldup" rsa.test "$PORT" "$PKI/ca.pem"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'handshake succeeded\ndup freed')" ]
+    # libstaple keeps the verified chain in an ex_data slot SSL_dup copies
+    run "${LEGACY_CMD[@]:0:2}" LD_PRELOAD="$PRELOAD" "$T/ssldup" rsa.test \
+        "$PORT" "$PKI/ca.pem"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'handshake succeeded\ndup freed')" ]
+    bound "$O" "$V102"
+    [ "$(logged "$RSA_MISSING")" -eq 1 ]
+    [ "$(verdicts)" -eq 1 ]
+}
+
 # ---------------------------------------------------------------- step aside
 
 # step_aside SONAME NUM TEXT: a program linked to a fake libssl SONAME that
