@@ -26,7 +26,7 @@ preload/%.o: preload/%.c $(HDRS)
 
 # staplectl: the same verifier and store code, linked with libssl directly
 # (--no-as-needed: its symbol table is filled from libssl, like the preload's).
-CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
+CTL_OBJS = $(filter-out preload/interpose.o preload/real.o,$(OBJS))
 CTL_SRCS = $(wildcard tools/*.c)
 staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
 	$(CC) -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
