@@ -6,11 +6,18 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror
-STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(CPPFLAGS) $(CFLAGS)
+# glibc_floor.h binds the calls whose symbol version changed since glibc
+# 2.17 to their old versions (it explains why), so one build runs on 2.17+.
+FLOOR = -include preload/glibc_floor.h
+STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS)
 # No -lssl/-lcrypto: OpenSSL is found in the host process at run time, and
 # -z defs turns any direct call into OpenSSL into a link error.
 STAPLE_LDFLAGS = -shared -Wl,-z,defs -Wl,-z,now -Wl,--version-script=preload/exports.map $(LDFLAGS)
-LIBS = -ldl -lpthread
+# libdl.so.2 and libpthread.so.0 by file name, and always NEEDED: glibc
+# before 2.34 defines dlopen, pthread_once & co. there, not in libc.so.6
+# (glibc_floor.h binds them to their old versions); on 2.34+ they are empty
+# stubs and `-ldl` finds only a static archive.
+LIBS = -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0
 
 SRCS = $(wildcard preload/*.c)
 OBJS = $(SRCS:.c=.o)
@@ -27,9 +34,10 @@ preload/%.o: preload/%.c $(HDRS)
 # staplectl: the same verifier and store code, linked with libssl directly
 # (--no-as-needed: its symbol table is filled from libssl, like the preload's).
 CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
+# tools/start.c starts it on glibc 2.17+ (crt1.o of 2.34+ cannot).
 CTL_SRCS = $(wildcard tools/*.c)
 staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
-	$(CC) -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
+	$(CC) -std=gnu11 $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
 		-o $@ $(CTL_SRCS) $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
