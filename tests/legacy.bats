@@ -804,6 +804,76 @@ VERIFY102=(-verify 5 -verify_return_error)
     [ "$(verdicts)" -eq 1 ]
 }
 
+# ---------------------------------------------------------------- two libssl
+
+# twossl_build: tests/.work/twossl (linked to the system's libssl) and its
+# plug-in $T/plugin.so, the same source linked to bullseye's libssl.so.1.1;
+# sets LIB3 and LIB111 to the two libssl files, V3 to the system's version.
+twossl_build() {
+    local lib111
+    lib111=$(legacy_libssl "$B")
+    cc -std=gnu99 -Wall -Wextra -Werror -fPIC -shared -DTWOSSL_PLUGIN \
+        -o "$T/plugin.so" "$TOP/tests/lib/twossl.c" -Wl,--no-as-needed "$lib111" \
+        "$(dirname "$lib111")/libcrypto.so.1.1" -Wl,-rpath,"$(dirname "$lib111")"
+    LIB111=$lib111
+    LIB3=$(ldd "$TOP/tests/.work/twossl" | awk '$1 == "libssl.so.3" { print $3 }')
+    [ -n "$LIB3" ]
+    V3=$(openssl version | awk '{ split($2, v, "."); print v[1] "." v[2] }')
+    # the served server staples the good staple of must.test
+    pki_ocsp "$PKI" must good issuer now "$T/staples/must.der"
+}
+
+# twossl_args ORDER: set TWOSSL to the program's command: its handshakes
+# and the plug-in's, a server with must.test's certificate and a client
+# verifying it each.
+twossl_args() {
+    TWOSSL=("$TOP/tests/.work/twossl" "$1" "$T/plugin.so" "$PKI/must.full.pem"
+        "$PKI/must.key" "$PKI/ca.pem" must.test)
+}
+
+# twossl_check ORDER FIRST SECOND: without the preload both sides work and
+# nothing is stapled; with it, the side that used TLS first (FIRST: main or
+# plugin) is served (its server staples, its client accepts the staple) and
+# the other (SECOND) is passed through untouched, after one warning naming
+# it; no crash.
+twossl_check() {
+    local order=$1 first=$2 second=$3 served other vother line
+    twossl_build
+    declare -A ver=([main]=$V3 [plugin]=1.1)
+    declare -A lib=([main]=$LIB3 [plugin]=$LIB111)
+    twossl_args "$order"
+    run env -u LD_PRELOAD "${TWOSSL[@]}"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf '%s (%s): handshake succeeded, not stapled\n%s (%s): handshake succeeded, not stapled' \
+        "$first" "${ver[$first]}" "$second" "${ver[$second]}")" ]
+    [ ! -e "$LIBSTAPLE_LOG" ]
+    run env LD_PRELOAD="$PRELOAD" "${TWOSSL[@]}"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf '%s (%s): handshake succeeded, stapled\n%s (%s): handshake succeeded, not stapled' \
+        "$first" "${ver[$first]}" "$second" "${ver[$second]}")" ]
+    served=${lib[$first]} other=${lib[$second]}
+    [ "$(log_count ': debug: using ')" -eq 1 ]
+    [ "$(log_count ": debug: using $served (")" -eq 1 ]
+    [ "$(logged "debug: must.test: accepted /CN=must.test [Must-Staple]: good (policy must-staple)")" -eq 1 ]
+    [ "$(verdicts)" -eq 1 ]
+    [ "$(log_count ': warn: ')" -eq 1 ]
+    line=$(grep ': warn: ' "$LIBSTAPLE_LOG")
+    vother=$V111
+    [[ $second == plugin ]] || vother="OpenSSL ${ver[main]}.*"
+    [[ $line =~ ^libstaple\[[0-9]+\]:\ warn:\ ${vother}\ in\ ${other}\ is\ a\ second\ libssl\ in\ this\ process\ \(libstaple\ serves\ ${served}\):\ stepping\ aside\ for\ its\ callers$ ]] ||
+        { echo "warn line: $line"; return 1; }
+}
+
+@test "two libssl in one process (3.x program, 1.1.1 plug-in), the program's first: it is served, the plug-in passed through; no crash" {
+    need_b
+    twossl_check main-first main plugin
+}
+
+@test "two libssl in one process (3.x program, 1.1.1 plug-in), the plug-in's first: it is served, the program passed through; no crash" {
+    need_b
+    twossl_check plugin-first plugin main
+}
+
 # ---------------------------------------------------------------- step aside
 
 # step_aside SONAME NUM TEXT: a program linked to a fake libssl SONAME that
