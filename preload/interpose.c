@@ -45,6 +45,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static const void *init_caller;
 static int active;		/* 1 once set up; 0: step aside (pass through) */
 static int init_done;		/* staple_init_once has run */
+static int stepped_aside;	/* init_done, and not active */
 static int ctx_index = -1;
 
 /* Only the environment at load: a process that never uses TLS opens nothing. */
@@ -119,6 +120,8 @@ staple_init_once(void)
 {
 	if (staple_setup())
 		__atomic_store_n(&active, 1, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&stepped_aside, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
 }
 
@@ -129,17 +132,12 @@ staple_active(void)
 	return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Set libstaple up on first use; whether it is active (else pass through).
- * After the first call this is two loads: it runs on every SSL_ctrl.
- */
-static int
-staple_init(const void *caller)
+/* The first call: set libstaple up; whether it is active. */
+static __attribute__((noinline)) int
+staple_init_first(const void *caller)
 {
 	const void *none = NULL;
 
-	if (__atomic_load_n(&init_done, __ATOMIC_ACQUIRE))
-		return staple_active();
 	staple_ossl_origin(caller);
 	__atomic_compare_exchange_n(&init_caller, &none, caller, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
@@ -148,19 +146,31 @@ staple_init(const void *caller)
 }
 
 /*
+ * Set libstaple up on first use; whether it is active (else pass through).
+ * After the first call this is two loads: it runs on every SSL_ctrl.
+ */
+static inline int
+staple_init(const void *caller)
+{
+	if (__builtin_expect(__atomic_load_n(&init_done, __ATOMIC_ACQUIRE), 1))
+		return staple_active();
+	return staple_init_first(caller);
+}
+
+/*
  * A second, different libssl in the process (a plug-in's, a Python
  * wheel's): its callers are passed through to it; say so once, naming it.
  */
-static void
+static int other_warned;	/* that warning was given */
+
+static __attribute__((noinline)) void
 staple_other_libssl(void *fn)
 {
-	static int warned;
 	Dl_info theirs, ours;
 	const char *(*text)(int);
 	void *handle;
 
-	if (__atomic_load_n(&warned, __ATOMIC_RELAXED) ||
-	    __atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+	if (__atomic_exchange_n(&other_warned, 1, __ATOMIC_RELAXED))
 		return;
 	if (!dladdr(fn, &theirs) || theirs.dli_fname == NULL ||
 	    !dladdr((void *)ossl.SSL_CTX_new, &ours) || ours.dli_fname == NULL)
@@ -181,14 +191,13 @@ staple_other_libssl(void *fn)
  * Whether libstaple serves a call whose real function is `real`: it is set
  * up, and `real` is `ours`, the served libssl's function of that name.
  */
-static int
+static inline int
 staple_served(void *real, void *ours)
 {
-	if (real == NULL)
-		return 0;
 	if (real == ours)
-		return 1;
-	staple_other_libssl(real);
+		return real != NULL;
+	if (real != NULL && !__atomic_load_n(&other_warned, __ATOMIC_RELAXED))
+		staple_other_libssl(real);
 	return 0;
 }
 
@@ -196,10 +205,26 @@ staple_served(void *real, void *ours)
  * Set `real` to the caller's own `name`; whether libstaple serves the call
  * (else it passes it through). Set up first: ossl is read after.
  */
-#define STAPLE_ENTER(name, real) \
+#define STAPLE_ENTER(name, real) STAPLE_ENTER_FROM(name, real, CALLER)
+#define STAPLE_ENTER_FROM(name, real, caller) \
 	((real) = (__typeof__(&name))staple_real_find(STAPLE_HOOK_##name, \
-	    #name, CALLER), \
-	staple_init(CALLER) && staple_served((void *)(real), (void *)ossl.name))
+	    #name, (caller)), \
+	staple_init(caller) && staple_served((void *)(real), (void *)ossl.name))
+
+/*
+ * The fast path of the ctrl entry points, which programs call in loops:
+ * whether `real`, if known (not NULL: see staple_real_first), may just be
+ * called, because libstaple
+ * is set up and steps aside, or the call is for another libssl (already
+ * warned about), or it serves the call and has nothing to do with it
+ * (`boring`). Calls nothing, so that the entry point saves no register and
+ * sibling-calls `real`.
+ */
+#define STAPLE_PASS(name, real, boring) \
+	((real) != NULL && (__atomic_load_n(&stepped_aside, __ATOMIC_RELAXED) || \
+	(__atomic_load_n(&active, __ATOMIC_ACQUIRE) && \
+	((void *)(real) == (void *)ossl.name ? (boring) : \
+	__atomic_load_n(&other_warned, __ATOMIC_RELAXED)))))
 
 static struct staple_ctx *
 staple_ctx_get(const SSL_CTX *ctx)
@@ -357,11 +382,12 @@ staple_chain_learn(int cmd, void *parg)
  * certificates set on a context are issuers its staples may need: look at
  * the staples again with them known.
  */
-STAPLE_EXPORT long
-SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+static __attribute__((noinline)) long
+staple_ctx_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg,
+    const void *caller)
 {
 	__typeof__(&SSL_CTX_ctrl) real;
-	int served = STAPLE_ENTER(SSL_CTX_ctrl, real);
+	int served = STAPLE_ENTER_FROM(SSL_CTX_ctrl, real, caller);
 	struct staple_ctx *st;
 	long ret;
 
@@ -379,6 +405,18 @@ SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
 		staple_store_refresh();
 	}
 	return ret;
+}
+
+STAPLE_EXPORT long
+SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+{
+	__typeof__(&SSL_CTX_ctrl) real = (__typeof__(&SSL_CTX_ctrl))
+	    staple_real_first(STAPLE_HOOK_SSL_CTX_ctrl, CALLER);
+
+	if (STAPLE_PASS(SSL_CTX_ctrl, real,
+	    cmd != SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB && !staple_chain_cmd(cmd)))
+		return real(ctx, cmd, larg, parg);
+	return staple_ctx_ctrl(ctx, cmd, larg, parg, CALLER);
 }
 
 /* The chain certificates `ctx` holds now (its current key's, and the extra ones). */
@@ -527,11 +565,11 @@ SSL_set_connect_state(SSL *s)
  * Command 55 (SNI name): the per-host policy may differ from the default.
  * Chain commands on a connection: issuers its staples may need.
  */
-STAPLE_EXPORT long
-SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
+static __attribute__((noinline)) long
+staple_ssl_ctrl(SSL *s, int cmd, long larg, void *parg, const void *caller)
 {
 	__typeof__(&SSL_ctrl) real;
-	int served = STAPLE_ENTER(SSL_ctrl, real);
+	int served = STAPLE_ENTER_FROM(SSL_ctrl, real, caller);
 	long ret;
 
 	if (real == NULL)
@@ -545,6 +583,18 @@ SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
 	    served)
 		staple_chain_learn(cmd, parg);
 	return ret;
+}
+
+STAPLE_EXPORT long
+SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
+{
+	__typeof__(&SSL_ctrl) real = (__typeof__(&SSL_ctrl))
+	    staple_real_first(STAPLE_HOOK_SSL_ctrl, CALLER);
+
+	if (STAPLE_PASS(SSL_ctrl, real,
+	    cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME && !staple_chain_cmd(cmd)))
+		return real(s, cmd, larg, parg);
+	return staple_ssl_ctrl(s, cmd, larg, parg, CALLER);
 }
 
 /*

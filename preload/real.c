@@ -10,6 +10,9 @@
 
 struct staple_real staple_real_table[STAPLE_REAL_SLOTS];
 
+/* A hook is the low 4 bits of a key. */
+typedef char staple_real_hooks_fit[STAPLE_HOOK_COUNT <= 16 ? 1 : -1];
+
 /* The caller of the interposed call libstaple is making on this thread. */
 static __thread const void *outer;
 
@@ -49,25 +52,21 @@ staple_real_pin(void *fn)
 static void
 staple_real_insert(int hook, const void *caller, void *fn)
 {
-	uint32_t i = staple_real_slot(caller, hook), n;
+	uint64_t key = staple_real_key(caller, hook), k;
+	uint32_t i = staple_real_slot(key), n;
 	struct staple_real *e;
-	int empty;
 
-	for (n = 0; n < STAPLE_REAL_PROBES; n++) {
-		e = &staple_real_table[(i + n) & (STAPLE_REAL_SLOTS - 1)];
-		empty = STAPLE_REAL_EMPTY;
-		if (__atomic_compare_exchange_n(&e->state, &empty,
-		    STAPLE_REAL_BUSY, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
-			e->caller = caller;
-			e->hook = hook;
+	for (n = 0; n < STAPLE_REAL_PROBES; n++, i++) {
+		e = &staple_real_table[i & (STAPLE_REAL_SLOTS - 1)];
+		k = STAPLE_REAL_FREE;
+		if (__atomic_compare_exchange_n(&e->key, &k, STAPLE_REAL_BUSY,
+		    0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
 			e->fn = fn;
-			__atomic_store_n(&e->state, STAPLE_REAL_READY,
-			    __ATOMIC_RELEASE);
+			__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
 			return;
 		}
 		/* another thread got there first: it found the same */
-		if (empty == STAPLE_REAL_READY && e->caller == caller &&
-		    e->hook == hook)
+		if (k == key)
 			return;
 	}
 }

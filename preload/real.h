@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-/* Every interposed entry point. */
+/* Every interposed entry point (fewer than 16: 4 bits of a key). */
 #define STAPLE_HOOKS(H) \
 	H(SSL_CTX_new) H(SSL_CTX_new_ex) H(SSL_CTX_ctrl) \
 	H(SSL_CTX_callback_ctrl) H(SSL_CTX_use_certificate) \
@@ -34,25 +34,32 @@ enum staple_hook {
 #define STAPLE_REAL_SLOTS (1 << STAPLE_REAL_BITS)
 #define STAPLE_REAL_PROBES 16
 
-/* One call site's answer; written once, then only read. */
+/*
+ * One call site's answer: `key` is the call's (caller, hook), written last
+ * (0: a free slot, 1: being written); then only read.
+ */
 struct staple_real {
-	int state;			/* STAPLE_REAL_EMPTY, _BUSY, _READY */
-	int hook;
-	const void *caller;		/* the return address of the call */
+	uint64_t key;
 	void *fn;			/* the real function, or NULL */
 };
-#define STAPLE_REAL_EMPTY 0
-#define STAPLE_REAL_BUSY 1		/* being written: not yet to be read */
-#define STAPLE_REAL_READY 2
+#define STAPLE_REAL_FREE 0
+#define STAPLE_REAL_BUSY 1
 
 extern struct staple_real staple_real_table[STAPLE_REAL_SLOTS]
     __attribute__((visibility("hidden")));
 
-/* The first slot for (caller, hook). */
-static inline uint32_t
-staple_real_slot(const void *caller, int hook)
+/* The key of a call from `caller` (a return address: never 0) to `hook`. */
+static inline uint64_t
+staple_real_key(const void *caller, int hook)
 {
-	return ((uint32_t)(uintptr_t)caller ^ (uint32_t)hook) * 2654435761U >>
+	return (uint64_t)(uintptr_t)caller << 4 | (uint64_t)hook;
+}
+
+/* The first slot for `key`. */
+static inline uint32_t
+staple_real_slot(uint64_t key)
+{
+	return (uint32_t)(key ^ key >> 32) * 2654435761U >>
 	    (32 - STAPLE_REAL_BITS);
 }
 
@@ -63,6 +70,41 @@ staple_real_slot(const void *caller, int hook)
 void *staple_real_lookup(int hook, const char *name, const void *caller);
 
 /*
+ * The real function for (caller, hook) if it is known already, else NULL
+ * (also when it is known to be missing). Lock-free, calls nothing.
+ */
+static inline void *
+staple_real_known(int hook, const void *caller)
+{
+	uint64_t key = staple_real_key(caller, hook), k;
+	uint32_t i = staple_real_slot(key), n;
+
+	for (n = 0; n < STAPLE_REAL_PROBES; n++, i++) {
+		k = __atomic_load_n(&staple_real_table[i &
+		    (STAPLE_REAL_SLOTS - 1)].key, __ATOMIC_ACQUIRE);
+		if (k == key)
+			return staple_real_table[i & (STAPLE_REAL_SLOTS - 1)].fn;
+		if (k == STAPLE_REAL_FREE)
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The same, looking only at the first slot for (caller, hook): the fast
+ * path of an entry point, with no loop (other slots: staple_real_find).
+ */
+static inline void *
+staple_real_first(int hook, const void *caller)
+{
+	uint64_t key = staple_real_key(caller, hook);
+	const struct staple_real *e =
+	    &staple_real_table[staple_real_slot(key)];
+
+	return __atomic_load_n(&e->key, __ATOMIC_ACQUIRE) == key ? e->fn : NULL;
+}
+
+/*
  * The real `name` (entry point `hook`) for a call from `caller`, the
  * return address in the caller's code: the function of the libssl that
  * code is bound to, or NULL. Lock-free; allocates nothing once known.
@@ -70,20 +112,9 @@ void *staple_real_lookup(int hook, const char *name, const void *caller);
 static inline void *
 staple_real_find(int hook, const char *name, const void *caller)
 {
-	uint32_t i = staple_real_slot(caller, hook), n;
-	const struct staple_real *e;
+	void *fn = staple_real_known(hook, caller);
 
-	for (n = 0; n < STAPLE_REAL_PROBES; n++) {
-		e = &staple_real_table[(i + n) & (STAPLE_REAL_SLOTS - 1)];
-		switch (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE)) {
-		case STAPLE_REAL_EMPTY:
-			return staple_real_lookup(hook, name, caller);
-		case STAPLE_REAL_READY:
-			if (e->caller == caller && e->hook == hook)
-				return e->fn;
-		}
-	}
-	return staple_real_lookup(hook, name, caller);
+	return fn != NULL ? fn : staple_real_lookup(hook, name, caller);
 }
 
 /*
