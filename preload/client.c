@@ -89,14 +89,17 @@ staple_policy_rejects(int policy, int verdict, int must)
  * certificate must match (as Postfix's secure and verify levels do, under
  * SSL_VERIFY_NONE and a callback). A program that merely looks at the
  * result afterwards cannot be told from one that goes on regardless
- * (Postfix's may level, which then retries in plaintext).
+ * (Postfix's may level, which then retries in plaintext), unless the
+ * operator said this program is one that judges afterwards (verifies =
+ * after-handshake): then its chain counts when it verified.
  */
 static int
 staple_client_requires(SSL *s)
 {
 	X509_VERIFY_PARAM *param;
 
-	if (ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER)
+	if (staple_conf.verifies_after ||
+	    (ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
 		return 1;
 	if ((param = ossl.SSL_get0_param(s)) == NULL)
 		return 0;
