@@ -809,8 +809,8 @@ ck_tls(struct check *c)
 		return;
 	}
 	if (*others != '\0')
-		snprintf(also, sizeof(also), "; it also uses %s, where libstaple"
-		    " does nothing", others);
+		snprintf(also, sizeof(also), "; %s is loaded too: TLS done"
+		    " through it is not covered", others);
 	if (ssl->path[0] == '\0')
 		ck_add(c, "tls", CK_FAIL, "%s: not found (the program does not"
 		    " start here; LD_LIBRARY_PATH?)", ssl->name);
@@ -910,6 +910,28 @@ ck_secure_line(struct check *c)
 		    " owns it and only root can write it, and the loader ignores"
 		    " an LD_PRELOAD path (with a slash): deploy through"
 		    " /etc/ld.so.preload", c->secure_why);
+}
+
+/*
+ * Load the settings as the program would: staplectl run by root reads the
+ * config file with the ids of the program's user, so that a file that user
+ * cannot read, or one root's rule refuses but the user's process reads
+ * (preload/config.c), gives the program's settings, not root's.
+ */
+static void
+ck_conf_load(const struct check *c)
+{
+	gid_t groups[CK_GROUPS], egid = getegid();
+	int n = getgroups(CK_GROUPS, groups);
+	int as_user = geteuid() == 0 && c->uid != 0 && n >= 0;
+
+	if (as_user && (setgroups((size_t)c->ngroups, c->groups) != 0 ||
+	    setegid(c->gid) != 0 || seteuid(c->uid) != 0))
+		ck_die(c->user, "cannot take this user's ids to read the config");
+	staple_conf_load();
+	if (as_user && (seteuid(0) != 0 || setegid(egid) != 0 ||
+	    setgroups((size_t)n, groups) != 0))
+		ck_die("root", "cannot take back staplectl's own ids");
 }
 
 /* The config file, as the program would see it (preload/config.c's rule). */
@@ -1128,7 +1150,7 @@ ctl_check(int argc, char **argv)
 	setenv("LIBSTAPLE_LOG", "none", 1);
 	if (!c.secure)
 		staple_conf_env();
-	staple_conf_load();
+	ck_conf_load(&c);
 
 	ck_library(&c);
 	ck_libc(&c);
