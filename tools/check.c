@@ -438,16 +438,16 @@ ck_loader(const struct check *c, const char *preload, char *out, size_t size)
 	pid_t pid;
 
 	*out = '\0';
-	if (env == NULL || pipe(fd) != 0) {
+	if (env == NULL || pipe2(fd, O_CLOEXEC) != 0) {
 		free(env);
 		return -1;
 	}
 	if ((pid = fork()) == 0) {
-		null = open("/dev/null", O_RDONLY);
+		/* the copies dup2 makes outlive execve; the originals do not */
+		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		dup2(null, 0);
 		dup2(fd[1], 1);
 		dup2(fd[1], 2);
-		close(fd[0]);
 		/* a loader that hangs is killed: the alarm survives execve */
 		alarm(30);
 		execve(c->interp, argv, env);
