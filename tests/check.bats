@@ -252,3 +252,29 @@ print(d["target"], d["works"], " ".join(c["check"] + "=" + c["verdict"] for c in
     [ "$status" -eq 3 ]
     [ "$output" = "staplectl: no-such-user-here: no such user" ]
 }
+
+@test "check: a config file saying enabled = no for the program, exit 1" {
+    printf '[program openssl]\nenabled = no\n' >"$LIBSTAPLE_CONF"
+    run "$CTL" check /usr/bin/openssl
+    [ "$status" -eq 1 ]
+    [ "$(line config)" = "fail config  $LIBSTAPLE_CONF (owner 0, mode 0644): read; it says enabled = no for openssl: libstaple steps aside" ]
+    [ "${lines[-1]}" = "libstaple cannot work for /usr/bin/openssl: config" ]
+    # the section is about programs named openssl only
+    cp /usr/bin/openssl "$T/other-client"
+    run "$CTL" check "$T/other-client"
+    [ "$status" -eq 0 ]
+    [ "$(line config)" = "ok   config  $LIBSTAPLE_CONF (owner 0, mode 0644): read" ]
+}
+
+@test "check with a library built for another architecture: library and trial fail" {
+    [ "$(uname -m)" = x86_64 ] || skip "the other architecture is aarch64 here"
+    command -v aarch64-linux-gnu-gcc >/dev/null || skip "no aarch64-linux-gnu-gcc"
+    mkdir "$T/arm"
+    echo 'int f(void) { return 0; }' >"$T/arm/f.c"
+    aarch64-linux-gnu-gcc -shared -fPIC -o "$T/arm/libstaple.so" "$T/arm/f.c"
+    run "$CTL" check --library "$T/arm/libstaple.so" /usr/bin/openssl
+    [ "$status" -eq 1 ]
+    [ "$(line library)" = "fail library $T/arm/libstaple.so is built for aarch64, the program for x86-64" ]
+    [ "$(line trial)" = "fail trial   the loader says: ERROR: ld.so: object '$T/arm/libstaple.so' from LD_PRELOAD cannot be preloaded (cannot open shared object file): ignored." ]
+    [ "${lines[-1]}" = "libstaple cannot work for /usr/bin/openssl: library, trial" ]
+}

@@ -60,6 +60,7 @@ struct ck_dep {
 struct check {
 	char exe[PATH_MAX];		/* the file: the program, /proc/PID/exe */
 	char shown[PATH_MAX];		/* its name in the output */
+	char argv0[PATH_MAX];		/* the base name it is started as */
 	long pid;			/* 0 for a PROGRAM */
 	struct ctl_elf elf;
 	char interp[PATH_MAX];		/* its loader, when it is this host's */
@@ -309,6 +310,24 @@ ck_pid_env(struct check *c)
 	}
 }
 
+/* The base name of the process's argv[0] (else of its executable). */
+static void
+ck_pid_argv0(struct check *c)
+{
+	char path[64], buf[PATH_MAX];
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", c->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	snprintf(c->argv0, sizeof(c->argv0), "%s", ck_base(n > 0 && *buf ?
+	    buf : c->shown));
+}
+
 /*
  * Use the program's loader only when it is the one staplectl itself runs
  * with: the host's glibc loader, whose trace mode never runs the program.
@@ -360,10 +379,12 @@ ck_target(struct check *c, const char *arg, const char *user)
 			snprintf(c->shown, sizeof(c->shown), "process %ld", pid);
 		ck_pid_user(c);
 		ck_pid_env(c);
+		ck_pid_argv0(c);
 	} else {
 		if (!ck_find_program(arg, c->exe, sizeof(c->exe)))
 			ck_die(arg, "no such program");
 		snprintf(c->shown, sizeof(c->shown), "%s", c->exe);
+		snprintf(c->argv0, sizeof(c->argv0), "%s", ck_base(c->exe));
 		ck_user(c, user);
 	}
 	if (ctl_elf_open(c->exe, &c->elf) != 0)
@@ -919,16 +940,21 @@ ck_secure_line(struct check *c)
  * (preload/config.c), gives the program's settings, not root's.
  */
 static void
-ck_conf_load(const struct check *c)
+ck_conf_load(struct check *c)
 {
 	gid_t groups[CK_GROUPS], egid = getegid();
 	int n = getgroups(CK_GROUPS, groups);
 	int as_user = geteuid() == 0 && c->uid != 0 && n >= 0;
 
+	char *name = program_invocation_short_name;
+
 	if (as_user && (setgroups((size_t)c->ngroups, c->groups) != 0 ||
 	    setegid(c->gid) != 0 || seteuid(c->uid) != 0))
 		ck_die(c->user, "cannot take this user's ids to read the config");
+	/* [program NAME] sections match the name it is started as */
+	program_invocation_short_name = c->argv0;
 	staple_conf_load();
+	program_invocation_short_name = name;
 	if (as_user && (seteuid(0) != 0 || setegid(egid) != 0 ||
 	    setgroups((size_t)n, groups) != 0))
 		ck_die("root", "cannot take back staplectl's own ids");
@@ -963,6 +989,10 @@ ck_config(struct check *c)
 		    " writable by %s: they can change this program's settings",
 		    file, (long)st.st_uid, (unsigned)st.st_mode & 07777,
 		    (st.st_mode & 002) ? "every user" : "its group");
+	else if (!staple_conf.enabled)
+		ck_add(c, "config", CK_FAIL, "%s (owner %ld, mode %04o): read; it"
+		    " says enabled = no for %s: libstaple steps aside", file,
+		    (long)st.st_uid, (unsigned)st.st_mode & 07777, c->argv0);
 	else
 		ck_add(c, "config", CK_OK, "%s (owner %ld, mode %04o): read",
 		    file, (long)st.st_uid, (unsigned)st.st_mode & 07777);
