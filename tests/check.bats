@@ -251,6 +251,11 @@ print(d["target"], d["works"], " ".join(c["check"] + "=" + c["verdict"] for c in
     run "$CTL" check --user no-such-user-here /usr/bin/openssl
     [ "$status" -eq 3 ]
     [ "$output" = "staplectl: no-such-user-here: no such user" ]
+    printf '#!/bin/sh\necho hi\n' >"$T/script"
+    chmod +x "$T/script"
+    run "$CTL" check "$T/script"
+    [ "$status" -eq 3 ]
+    [ "$output" = "staplectl: $T/script: a script: check its interpreter, or the running process by PID" ]
 }
 
 @test "check: a config file saying enabled = no for the program, exit 1" {

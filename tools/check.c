@@ -389,6 +389,10 @@ ck_target(struct check *c, const char *arg, const char *user)
 	}
 	if (ctl_elf_open(c->exe, &c->elf) != 0)
 		ck_die(c->exe, strerror(errno));
+	if (c->elf.machine == 0)
+		ck_die(c->exe, c->elf.size > 2 && memcmp(c->elf.map, "#!", 2) == 0 ?
+		    "a script: check its interpreter, or the running process by"
+		    " PID" : "not an ELF program");
 	ck_interp(c);
 }
 
