@@ -21,7 +21,7 @@ int ctl_elf_open(const char *path, struct ctl_elf *e);
 /* Unmap; NULL-safe, and safe on a file that failed to open. */
 void ctl_elf_close(struct ctl_elf *e);
 
-/* The architecture's name ("x86-64", "aarch64"...), "not ELF" when machine is 0. */
+/* The architecture's name ("x86-64", "aarch64"...); "not ELF" for 0. */
 const char *ctl_elf_machine_name(int machine);
 
 /* Copy its PT_INTERP (the program loader's path); 0 when it has none. */
