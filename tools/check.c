@@ -454,6 +454,14 @@ ck_dir(struct check *c)
  * A trial load: the program's loader maps the program with the library
  * preloaded, checks versions and binds every symbol, and exits; neither
  * the program's code nor the library's runs.
+ *
+ * Safe for a setuid program too: what is executed is the loader, as the
+ * invoking user, so the file's setuid bit grants nothing, and the program
+ * is only mapped. But not the same as its real start: there the kernel
+ * sets AT_SECURE and the loader ignores an LD_PRELOAD entry with a slash
+ * (and preloads a bare name only from the system directories, and only
+ * if it is setuid itself), so the line says that only /etc/ld.so.preload
+ * reaches it.
  */
 static void
 ck_trial(struct check *c)
