@@ -163,8 +163,20 @@ $(DEB): $(DEB_INPUTS)
 	cd $(dir $@)src && dpkg-buildpackage -b -us -uc
 	cp $(dir $@)libstaple_$(VERSION)_*.deb $@
 
+# Release tarballs: `make dist` writes libstaple-VERSION-linux-ARCH.tar.gz
+# (and .sha256) for each of DIST_ARCHS, built by release/dist.sh in a copy
+# of the tree with DIST_CC_ARCH (cross compilers on other hosts); the
+# contents are listed in release/INSTALL, which the tarball carries.
+DIST_ARCHS = x86_64 aarch64
+DIST_CC_x86_64 = x86_64-linux-gnu-gcc
+DIST_CC_aarch64 = aarch64-linux-gnu-gcc
+DIST = $(foreach a,$(DIST_ARCHS),libstaple-$(VERSION)-linux-$(a).tar.gz)
+dist: $(DIST)
+libstaple-$(VERSION)-linux-%.tar.gz: $(DEB_INPUTS) release/INSTALL release/dist.sh
+	release/dist.sh $* $(DIST_CC_$*) $(VERSION)
+
 clean:
-	rm -f libstaple.so staplectl preload/*.o
+	rm -f libstaple.so staplectl preload/*.o libstaple-*.tar.gz libstaple-*.tar.gz.sha256
 	rm -rf tests/.work
 
-.PHONY: all test demo bench deb check-asan check-tsan check-valgrind fuzz fuzz-build install clean
+.PHONY: all test demo bench deb dist check-asan check-tsan check-valgrind fuzz fuzz-build install clean
