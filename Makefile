@@ -48,6 +48,9 @@ staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
 		-o $@ $(CTL_SRCS) $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,-z,defs $(LIBS)
 
+# every header of tools/ (staplectl check's own among them)
+staplectl: $(wildcard tools/*.h)
+
 # A small client with its own status callback, for the tests.
 tests/.work/statuscb: tests/lib/statuscb.c
 	mkdir -p tests/.work
@@ -153,6 +156,7 @@ DEB_INPUTS = Makefile $(SRCS) $(HDRS) preload/exports.map $(CTL_SRCS) tools/stap
 	examples/refresh/staple-refresh.service examples/refresh/staple-refresh.timer \
 	$(wildcard debian/* debian/source/*)
 deb: $(DEB)
+$(DEB): $(wildcard tools/*.h)
 $(DEB): $(DEB_INPUTS)
 	rm -rf $(dir $@) && mkdir -p $(dir $@)src
 	tar -c --exclude=./.git --exclude=./tests/.work --exclude='*.o' \
