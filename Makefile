@@ -48,7 +48,12 @@ tests/.work/suid_client: tests/lib/suid_client.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
 
-TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client
+# A server that closes every descriptor after setup (tests/server-descriptors.bats).
+tests/.work/fdsweep: tests/lib/fdsweep.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+
+TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client tests/.work/fdsweep
 
 test: all $(TEST_TOOLS)
 	tests/run
