@@ -394,10 +394,16 @@ staple_scan_file(struct staple_scan *sc, int at, const char *name, ino_t ino,
 {
 	struct staple_file *f = staple_snapshot_file(sc->old, name), *nf;
 	struct stat st;
-	int nomem = 0;
+	int nomem = 0, r = 0;
 
+	/*
+	 * A file this process may no longer look at stays as it was read:
+	 * nginx's workers, run as nobody, cannot see into the root-only
+	 * directory of the certificate their master loaded.
+	 */
 	if (f != NULL && !f->recheck && (ino != 0 ? f->ino == ino :
-	    fstatat(at, name, &st, 0) == 0 && staple_file_same(f, &st))) {
+	    ((r = fstatat(at, name, &st, 0)) == 0 && staple_file_same(f, &st)) ||
+	    (r != 0 && errno == EACCES))) {
 		staple_file_hold(f);
 		return staple_scan_add(sc, f);
 	}
@@ -733,6 +739,52 @@ staple_store_reload(void)
 	staple_store_unclaim();
 }
 
+/*
+ * Publish the current snapshot with the watched file `path` read now, if it
+ * exists: read by the process loading the certificate (nginx's master, as
+ * root), without a whole check per certificate. Holding the claim.
+ */
+static void
+staple_store_add(const char *path)
+{
+	struct staple_snapshot *s = NULL, *old = staple_snapshot_hold();
+	struct staple_file *f;
+	size_t n = old != NULL ? old->nfiles : 0, at = 0;
+	int nomem = 0;
+
+	if (staple_snapshot_file(old, path) != NULL ||
+	    (f = staple_load(AT_FDCWD, path, 0, path, NULL, &nomem)) == NULL)
+		goto done;
+	if ((s = calloc(1, sizeof(*s))) != NULL)
+		s->refs = 1;
+	if (s == NULL || (s->files = calloc(n + 1, sizeof(*s->files))) == NULL) {
+		staple_file_release(f);
+		goto fail;
+	}
+	/* in order: one pass, not a sort, per certificate a program loads */
+	while (at < n && strcmp(old->files[at]->name, path) < 0)
+		at++;
+	for (size_t i = 0; i < n; i++) {
+		staple_file_hold(old->files[i]);
+		s->files[i < at ? i : i + 1] = old->files[i];
+	}
+	s->files[at] = f;
+	s->nfiles = n + 1;
+	if (!staple_snapshot_index(s))
+		goto fail;
+	pthread_mutex_lock(&store.lock);
+	staple_snapshot_release(store.current);
+	store.current = s;
+	pthread_mutex_unlock(&store.lock);
+	s = NULL;
+	goto done;
+fail:
+	staple_log(STAPLE_ERROR, "out of memory loading staples");
+done:
+	staple_snapshot_release(s);
+	staple_snapshot_release(old);
+}
+
 void
 staple_store_watch(const char *certfile)
 {
@@ -774,8 +826,7 @@ staple_store_watch(const char *certfile)
 			watch_cap = watch_cap ? 2 * watch_cap : 16;
 		}
 		watch[watch_count++] = ocsp;
-		/* the next handshake checks: one check for all of a program's certificates */
-		__atomic_store_n(&store.next_check, 0, __ATOMIC_RELAXED);
+		staple_store_add(ocsp);
 	}
 	staple_store_unclaim();
 }
