@@ -171,3 +171,18 @@ assert d["summary"] == {"certificates": 4, "fetched": 1, "fresh": 1, "no_ocsp": 
     [ "$output" = "$FLEET/leaf2/fullchain.pem: good: stored $T/staples/$before" ]
     [ "$(ls "$T/staples")" = "$before" ]
 }
+
+@test "refresh: 'certs =' with 70 patterns: the 70th is refreshed too" {
+    responder
+    mkdir "$T/many"
+    local pats=() i
+    for i in $(seq 69); do
+        cp "$FLEET/plain/fullchain.pem" "$T/many/p$i.pem"
+        pats+=("p$i.pem")
+    done
+    cp "$FLEET/leaf2/fullchain.pem" "$T/many/leaf.pem"
+    printf 'dir = %s\ncerts = %s leaf.pem\n' "$T/staples" "${pats[*]}" >"$LIBSTAPLE_CONF"
+    run bash -c 'cd "$1" && "$2" refresh --jobs 4' - "$T/many" "$CTL"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 70 certificates: 1 fetched, 0 fresh, 69 without OCSP, 0 failed" ]
+}
