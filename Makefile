@@ -53,7 +53,13 @@ tests/.work/fdsweep: tests/lib/fdsweep.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
 
-TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client tests/.work/fdsweep
+# A shim that swaps a file right after readdir() returns it (tests/server-hardening.bats).
+tests/.work/swap_readdir.so: tests/lib/swap_readdir.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client tests/.work/fdsweep \
+	tests/.work/swap_readdir.so
 
 test: all $(TEST_TOOLS)
 	tests/run
