@@ -67,7 +67,9 @@ kill_bg() {
 setup_test() {
     pki_shared
     T=$BATS_TEST_TMPDIR
-    mkdir -p "$T/staples"
+    # root's only, whatever the umask: a server run by root takes staples
+    # from no other directory
+    mkdir -p "$T/staples" && chmod 0755 "$T/staples"
     export LIBSTAPLE_DIR=$T/staples LIBSTAPLE_LOG=$T/staple.log
     export LIBSTAPLE_CONF=$T/libstaple.conf
     : >"$LIBSTAPLE_CONF"
