@@ -76,12 +76,14 @@ report() {
 }
 
 @test "staplectl verify: each class gets its verdict and a reason that names it" {
-    local row case want got
+    local row case want got rc wrc
     for row in "${EXPECTED[@]}"; do
-        case=${row%%|*} want=${row#*|}
+        case=${row%%|*} want=${row#*|} rc=0
         got=$("$TOP/staplectl" verify --cert "$PKI/must.pem" \
-            --issuer "$PKI/int.pem" --security-level 2 "$RESP/$case.der" 2>&1) || true
-        [[ $got == "$want" ]] || FAILURES+=("$case: expected '$want', got '$got'")
+            --issuer "$PKI/int.pem" --security-level 2 "$RESP/$case.der" 2>&1) || rc=$?
+        wrc=$(verdict_status "${want%%:*}")
+        [[ $got == "$want" && $rc -eq $wrc ]] ||
+            FAILURES+=("$case: expected '$want' (exit $wrc), got '$got' (exit $rc)")
     done
     report
 }
