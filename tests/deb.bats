@@ -16,6 +16,8 @@
 # rebuilds only when an input changed, so a package built earlier in the run
 # is reused. Under `make check-asan` (a sanitizer runtime preloaded) the
 # file is skipped: it tests the package, not the build, and `make test` ran it.
+# dpkg -i writes /etc and /usr, which every other file's programs read:
+# tests/run: alone
 
 load lib/common
 
