@@ -49,9 +49,8 @@ setup_file() {
     local work=${STAPLE_LEGACY_WORK:-$TOP/tests/.work/legacy}
     export LEGACY_B=$work/bullseye LEGACY_O=$work/openssl-1.0.2k
     export LEGACY_SKIP_B='' LEGACY_SKIP_O=''
-    # other files use the same trees: made under a lock (tests/run is parallel)
-    legacy_ready LEGACY_SKIP_B with_lock legacy legacy_bullseye_fetch "$LEGACY_B"
-    legacy_ready LEGACY_SKIP_O with_lock legacy legacy_openssl102_build "$LEGACY_O"
+    legacy_ready LEGACY_SKIP_B legacy_bullseye_fetch "$LEGACY_B"
+    legacy_ready LEGACY_SKIP_O legacy_openssl102_build "$LEGACY_O"
 }
 
 setup() {

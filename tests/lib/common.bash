@@ -43,22 +43,6 @@ wait_port() {
     return 1
 }
 
-# with_lock NAME CMD...: CMD (a function too) holding the lock NAME, an
-# flock on tests/.work/NAME.lock: bats files that tests/run runs side by side
-# and that make one shared thing (a cache of built trees) in their
-# setup_file take the same lock around making it, so that one makes it and
-# the others wait and find it made.
-with_lock() {
-    local name=$1 rc=0
-    shift
-    mkdir -p "$TOP/tests/.work" || return 1
-    {
-        flock 9 || return 1
-        "$@" || rc=$?
-    } 9>"$TOP/tests/.work/$name.lock"
-    return "$rc"
-}
-
 # bg NAME CMD...: run CMD in the background (output in $T/NAME.out/.err),
 # remembered for kill_bg. Sets BG_PID.
 bg() {
