@@ -159,12 +159,7 @@ got_page() {
     grep -q '^HTTP/1.0 200 ok' "$T/client.out"
 }
 no_page() {
-    ! grep -q '^HTTP/1.0 200 ok' "$T/client.out"
-}
-
-# lacks PATTERN FILE...: no line of FILEs matches the grep PATTERN.
-lacks() {
-    ! grep -q -- "$@"
+    lacks '^HTTP/1.0 200 ok' "$T/client.out"
 }
 
 # The verdict lines of the client role (debug level shows them all).
