@@ -157,3 +157,255 @@ RSA_REVOKED="error: rsa.test: rejected /CN=rsa.test: revoked (policy must-staple
 verdicts() {
     log_count ': \(error\|warn\|debug\): [^ ]*: \(accepted\|rejected\|not enforced:\) '
 }
+
+# ---------------------------------------------------------------- both roles
+# The scenarios the root tests share. The test file sets SSL_PATH and
+# CRYPTO_PATH (the root's libssl and libcrypto as its dynamic linker names
+# them), SSL_VERSION (OpenSSL_version's text), PYTHON_EXE (the real path of
+# its python3) and defines `lib WHICH`, which sets LIB to the inner path of
+# the library to try (and fails when it cannot).
+
+# bound: libstaple used the root's libssl (SSL_PATH, SSL_VERSION), and no
+# other.
+bound() {
+    local want="debug: using $SSL_PATH ($SSL_VERSION)"
+    [ "$(logged "$want")" -ge 1 ]
+    [ "$(log_count ': debug: using ')" -eq "$(logged "$want")" ]
+}
+
+# maps_only PID: PID maps the root's libssl and libcrypto (SSL_PATH,
+# CRYPTO_PATH; the kernel names their real paths) and nothing else of OpenSSL's, and the library under test.
+maps_only() {
+    local ssl crypto
+    ssl=$(rr readlink -f "$SSL_PATH") crypto=$(rr readlink -f "$CRYPTO_PATH")
+    [ "$(ssl_libs "$1")" = "$(printf '%s\n%s' "$crypto" "$ssl")" ]
+    grep -qF "$R$LIB" "/proc/$1/maps" || grep -qF " $LIB" "/proc/$1/maps"
+}
+
+# serves WHICH: the root's s_server -www under the preload staples the
+# certificate's own staple (not another one's) over TLS 1.3 and 1.2, as
+# the host's and the root's s_client see it; an expired one is not served.
+serves() {
+    local flag
+    lib "$1"
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    pki_ocsp "$PKI" vhost revoked issuer now "$T/staples/vhost.der"
+    rr_cmd "$LIB"
+    bg s_server "${RRC[@]}" openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$PKI_IN/rsa.pem" -key "$PKI_IN/rsa.key" -cert_chain "$PKI_IN/int.pem"
+    wait_port "$PORT"
+    for flag in -tls1_3 -tls1_2; do
+        [ "$(staple "$PORT" "$flag")" = "$(serial rsa) good" ]
+        [ "$(root_staple "$PORT" "$flag")" = "$(serial rsa) good" ]
+    done
+    [ "$(logged "debug: stapling rsa.der")" -eq 4 ]
+    [ "$(log_count "stapling vhost.der")" -eq 0 ]
+    bound
+    maps_only "$BG_PID"
+    # an expired staple is not served, and said so once
+    pki_ocsp "$PKI" rsa good issuer expired "$T/staples/rsa.der.new"
+    mv "$T/staples/rsa.der.new" "$T/staples/rsa.der"
+    staple_within 10 none "$PORT" -tls1_3
+    [ "$(root_staple "$PORT" -tls1_2)" = none ]
+    [ "$(log_count "not stapling rsa.der: expired at")" -eq 1 ]
+}
+
+# nginx_get NAME TLSFLAG: one GET with the host's s_client -status to the
+# nginx host NAME: "SERIAL STATUS | LEAF WORKERPID".
+nginx_get() {
+    local out
+    out=$(printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" | timeout 10 env -u LD_PRELOAD \
+        openssl s_client -connect "127.0.0.1:$PORT" -servername "$1" -status \
+        -CAfile "$PKI/ca.pem" -ign_eof "$2" 2>&1) || true
+    printf '%s | %s\n' "$(staple_parse <<<"$out")" \
+        "$(grep -E '^[a-z]+ [0-9]+$' <<<"$out" | tail -n 1)"
+}
+
+# nginx_root WHICH: the root's nginx (master, 2 workers; reuseport,
+# so that the kernel spreads the connections) under the preload with the
+# SNI hosts rsa.test and ecdsa.test; 20 connections over TLS 1.3 and 1.2
+# each get their host's staple, and both workers answered.
+nginx_root() {
+    local leaf got workers seen='' pid n=0 flag
+    lib "$1"
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    pki_ocsp "$PKI" ecdsa revoked issuer now "$T/staples/ecdsa.der"
+    mkdir -p "$T/nginx/tmp"
+    {
+        printf 'worker_processes 2;\npid %s/nginx.pid;\nerror_log %s/error.log info;\ndaemon off;\n' \
+            "$(inner "$T/nginx")" "$(inner "$T/nginx")"
+        printf 'events { worker_connections 256; }\nhttp {\n    access_log off;\n'
+        printf '    ssl_protocols TLSv1.2 TLSv1.3;\n'
+        for dir in client_body proxy fastcgi uwsgi scgi; do
+            printf '    %s_temp_path %s;\n' "$dir" "$(inner "$T/nginx/tmp")"
+        done
+        for leaf in rsa ecdsa; do
+            printf '    server {\n        listen 127.0.0.1:%s ssl%s;\n' "$PORT" \
+                "$([[ $leaf == rsa ]] && echo ' reuseport')"
+            printf '        server_name %s.test;\n' "$leaf"
+            printf '        ssl_certificate %s/%s.full.pem;\n' "$PKI_IN" "$leaf"
+            printf '        ssl_certificate_key %s/%s.key;\n' "$PKI_IN" "$leaf"
+            printf '        return 200 "%s $pid\\n";\n    }\n' "$leaf"
+        done
+        printf '}\n'
+    } >"$T/nginx/nginx.conf"
+    rr_cmd "$LIB"
+    # its own process group, stopped as a whole in teardown
+    bg nginx setsid "${RRC[@]}" nginx -p "$(inner "$T/nginx")/" -c "$(inner "$T/nginx/nginx.conf")"
+    mail_track "$BG_PID"
+    wait_port "$PORT"
+    [ "$(cat "/proc/$BG_PID/comm")" = nginx ]
+    for _ in $(seq 50); do
+        workers=$(pgrep -P "$BG_PID" -x nginx | sort -n | tr '\n' ' ') || true
+        [ "$(wc -w <<<"$workers")" -eq 2 ] && break
+        sleep 0.1
+    done
+    [ "$(wc -w <<<"$workers")" -eq 2 ]
+    for flag in -tls1_3 -tls1_2; do
+        for _ in $(seq 5); do
+            for leaf in rsa ecdsa; do
+                got=$(nginx_get "$leaf.test" "$flag")
+                if [[ $leaf == rsa ]]; then
+                    [ "${got%% | *}" = "$(serial rsa) good" ]
+                else
+                    [ "${got%% | *}" = "$(serial ecdsa) revoked" ]
+                fi
+                [[ ${got#* | } =~ ^$leaf\ ([0-9]+)$ ]]
+                pid=${BASH_REMATCH[1]}
+                [[ " $workers" == *" $pid "* ]]
+                [[ " $seen " == *" $pid "* ]] || seen+=" $pid"
+                n=$((n + 1))
+            done
+        done
+    done
+    [ "$n" -eq 20 ]
+    [ "$(wc -w <<<"$seen")" -eq 2 ]
+    bound
+    maps_only "$BG_PID"
+    for pid in $workers; do
+        maps_only "$pid"
+    done
+}
+
+# py_server WHICH: tests/lib/tls_server.py on the root's Python (PYTHON_EXE) under
+# the preload staples its certificate's staple (TLS 1.3, 1.2).
+py_server() {
+    local flag
+    lib "$1"
+    pki_ocsp "$PKI" ecdsa good issuer now "$T/staples/ecdsa.der"
+    pki_ocsp "$PKI" rsa revoked issuer now "$T/staples/rsa.der"
+    rr_cmd "$LIB"
+    bg python "${RRC[@]}" python3 "$(inner "$W/lib/tls_server.py")" "$PORT" \
+        "$PKI_IN/ecdsa.full.pem" "$PKI_IN/ecdsa.key"
+    wait_port "$PORT"
+    for flag in -tls1_3 -tls1_2; do
+        [ "$(staple "$PORT" "$flag")" = "$(serial ecdsa) good" ]
+        [ "$(root_staple "$PORT" "$flag")" = "$(serial ecdsa) good" ]
+    done
+    [ "$(logged "debug: stapling ecdsa.der")" -eq 4 ]
+    [ "$(log_count "stapling rsa.der")" -eq 0 ]
+    [ "$(readlink "/proc/$BG_PID/exe")" = "$R$PYTHON_EXE" ]
+    bound
+    maps_only "$BG_PID"
+}
+
+# against CASE TLSFLAG: the host's s_server (no preload) for CASE: missing
+# (Must-Staple, nothing stapled), revoked (rsa, a revoked staple), good
+# (Must-Staple, a good staple); sets NAME (the host name to ask) and WANT
+# (the verdict line the client's libstaple must log).
+against() {
+    kill_bg
+    : >"$LIBSTAPLE_LOG"
+    case $1 in
+        missing) NAME=must.test WANT=$MUST_MISSING && native must "" "$2" ;;
+        revoked)
+            pki_ocsp "$PKI" rsa revoked issuer now "$T/revoked.der"
+            NAME=rsa.test WANT=$RSA_REVOKED && native rsa "$T/revoked.der" "$2"
+            ;;
+        good)
+            pki_ocsp "$PKI" must good issuer now "$T/good.der"
+            NAME=must.test WANT=$MUST_GOOD && native must "$T/good.der" "$2"
+            ;;
+    esac
+}
+
+# verdict_is: the client logged WANT and no other verdict, and used
+# the root's libssl.
+verdict_is() {
+    [ "$(logged "$WANT")" -eq 1 ] || { cat "$LIBSTAPLE_LOG" >&2; return 1; }
+    [ "$(verdicts)" -eq 1 ]
+    bound
+}
+
+# s_client_enforces WHICH: the root's s_client -verify_return_error under
+# the preload refuses Must-Staple without a staple and a revoked staple,
+# accepts a good one (and -status still prints it), TLS 1.3 and 1.2.
+s_client_enforces() {
+    local flag case st
+    lib "$1"
+    for flag in -tls1_3 -tls1_2; do
+        for case in missing revoked good; do
+            against "$case" "$flag"
+            rr_cmd "$LIB"
+            printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 "${RRC[@]}" openssl s_client \
+                -connect "127.0.0.1:$PORT" -servername "$NAME" -CAfile "$PKI_IN/ca.pem" \
+                -ign_eof -verify_return_error -status >"$T/client.out" 2>&1 && st=0 || st=$?
+            if [[ $case == good ]]; then
+                [ "$st" -eq 0 ]
+                grep -q '^HTTP/1.0 200 ok' "$T/client.out"
+                [ "$(staple_parse <"$T/client.out")" = "$(serial must) good" ]
+            else
+                [ "$st" -ne 0 ]
+                grep -q ':invalid status response' "$T/client.out"
+                [ "$(grep -c '^HTTP/1.0 200 ok' "$T/client.out")" -eq 0 ]
+            fi
+            verdict_is
+        done
+    done
+}
+
+# curl_enforces WHICH: the root's curl: error 35 "invalid status
+# response" for missing and revoked, HTTP 200 for good.
+curl_enforces() {
+    local flag case
+    lib "$1"
+    for flag in -tls1_3 -tls1_2; do
+        for case in missing revoked good; do
+            against "$case" "$flag"
+            run rrp "$LIB" timeout 10 curl -sS -o /dev/null -w '%{http_code}' \
+                --cacert "$PKI_IN/ca.pem" --resolve "$NAME:$PORT:127.0.0.1" "https://$NAME:$PORT/"
+            if [[ $case == good ]]; then
+                [ "$status" -eq 0 ]
+                [ "$output" = 200 ]
+            else
+                [ "$status" -eq 35 ]
+                [[ $output == "curl: (35) "*":invalid status response"*000 ]]
+            fi
+            verdict_is
+        done
+    done
+}
+
+# py_client_enforces WHICH: tests/lib/tls_client.py on the root's Python
+# 3.9: URLError "invalid status response" for missing and revoked, the
+# page for good.
+py_client_enforces() {
+    local flag case
+    lib "$1"
+    for flag in -tls1_3 -tls1_2; do
+        for case in missing revoked good; do
+            against "$case" "$flag"
+            run rrp "$LIB" timeout 20 python3 "$(inner "$W/lib/tls_client.py")" \
+                "https://$NAME:$PORT/" "$PKI_IN/ca.pem" "$NAME:$PORT:127.0.0.1"
+            if [[ $case == good ]]; then
+                [ "$status" -eq 0 ]
+                [ "${lines[0]}" = '<HTML><BODY BGCOLOR="#ffffff">' ]
+            else
+                [ "$status" -eq 1 ]
+                [[ $output == "URLError: <urlopen error [SSL: INVALID_STATUS_RESPONSE] invalid status response ("*")>" ]]
+            fi
+            verdict_is
+        done
+    done
+}
+
