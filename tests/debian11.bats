@@ -232,11 +232,11 @@ EOF
 
 # ---------------------------------------------------------------- clients
 
-@test "built on Debian 12: Debian 11's s_client refuses Must-Staple without a staple and a revoked staple, accepts a good one (TLS 1.3, 1.2)" {
+@test "built on Debian 12: Debian 11's s_client refuses Must-Staple without a staple and a revoked staple, accepts a good one and a plain one; not verifying, not enforced (TLS 1.3, 1.2)" {
     s_client_enforces 12
 }
 
-@test "built in Debian 11: Debian 11's s_client refuses Must-Staple without a staple and a revoked staple, accepts a good one (TLS 1.3, 1.2)" {
+@test "built in Debian 11: Debian 11's s_client refuses Must-Staple without a staple and a revoked staple, accepts a good one and a plain one; not verifying, not enforced (TLS 1.3, 1.2)" {
     s_client_enforces 11
 }
 
@@ -297,4 +297,8 @@ EOF
         --CAfile "$PKI_IN/ca.pem" "$(inner "$T/revoked.der")"
     [ "$output" = revoked ]
     [ "$status" -ne 0 ]
+}
+
+@test "the .deb built here installs in Debian 11 with dpkg -i: staplectl runs, the library staples for s_server; dpkg -P removes it" {
+    deb_works
 }

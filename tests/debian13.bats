@@ -74,3 +74,7 @@ lib() {
 @test "Debian 13's Python 3.13 client refuses Must-Staple without a staple and a revoked staple, accepts a good one (TLS 1.3, 1.2)" {
     py_client_enforces 13
 }
+
+@test "the .deb built here installs in Debian 13 with dpkg -i: staplectl runs, the library staples for s_server; dpkg -P removes it" {
+    deb_works
+}

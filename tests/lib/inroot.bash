@@ -10,7 +10,7 @@
 #
 #   inroot_file_setup NAME      R (the root), W (a work dir in it, with the
 #                               PKI and the Python test programs), PKI_IN
-#   inroot_file_teardown        remove W, unmount what was mounted
+#   inroot_file_teardown        remove W
 #   inroot_setup                setup_test with T inside W
 #   inroot_teardown             stop what the test started; fail when a
 #                               process is left in the root
@@ -27,8 +27,15 @@ load lib/mail
 # ROOT_SKIP), a fresh work directory W inside it.
 inroot_file_setup() {
     pki_shared
+    export ROOT_NAME=$1
+    # a sanitizer runtime built for this machine cannot be preloaded in
+    # another system: these files test the systems, `make test` runs them
+    if [[ -n $PRELOAD_BASE ]]; then
+        export ROOT_SKIP="not under a sanitizer (make test runs these tests)"
+        return 0
+    fi
     roots_ready ROOT_SKIP "$@" || return 1
-    export R W PKI_IN ROOT_NAME=$1
+    export R W PKI_IN
     R=$(roots_dir "$1")
     [[ -z $ROOT_SKIP ]] || return 0
     W=$(mktemp -d "$R/tmp/staple-tests.XXXXXX") || return 1
@@ -72,6 +79,10 @@ inroot_teardown() {
     local left
     mail_teardown
     [[ -z ${ROOT_SKIP:-} && -n ${R:-} ]] || return 0
+    # the package a test installed goes, whatever failed
+    if [[ -f ${T:-}/deb.installed ]]; then
+        rr dpkg -P libstaple >/dev/null 2>&1 || { echo "dpkg -P libstaple failed in the root" >&2; return 1; }
+    fi
     if [[ -n ${PORT:-} ]] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
         echo "something still listens on port $PORT after the test" >&2
         return 1
@@ -152,6 +163,8 @@ native() {
 MUST_MISSING="error: must.test: rejected /CN=must.test [Must-Staple]: missing: no staple (policy must-staple)"
 MUST_GOOD="debug: must.test: accepted /CN=must.test [Must-Staple]: good (policy must-staple)"
 RSA_REVOKED="error: rsa.test: rejected /CN=rsa.test: revoked (policy must-staple)"
+RSA_MISSING="debug: rsa.test: accepted /CN=rsa.test: missing: no staple (policy must-staple)"
+MUST_UNVERIFIED="warn: must.test: not enforced: /CN=must.test [Must-Staple]: missing: no staple (policy must-staple; the program does not verify the server)"
 
 # verdicts: how many accepted/rejected/not-enforced lines the log has.
 verdicts() {
@@ -311,7 +324,8 @@ py_server() {
 
 # against CASE TLSFLAG: the host's s_server (no preload) for CASE: missing
 # (Must-Staple, nothing stapled), revoked (rsa, a revoked staple), good
-# (Must-Staple, a good staple); sets NAME (the host name to ask) and WANT
+# (Must-Staple, a good staple), plain (rsa, nothing stapled), unverified
+# (as missing, for a client that does not verify); sets NAME (the host name to ask) and WANT
 # (the verdict line the client's libstaple must log).
 against() {
     kill_bg
@@ -326,6 +340,8 @@ against() {
             pki_ocsp "$PKI" must good issuer now "$T/good.der"
             NAME=must.test WANT=$MUST_GOOD && native must "$T/good.der" "$2"
             ;;
+        plain) NAME=rsa.test WANT=$RSA_MISSING && native rsa "" "$2" ;;
+        unverified) NAME=must.test WANT=$MUST_UNVERIFIED && native must "" "$2" ;;
     esac
 }
 
@@ -339,26 +355,35 @@ verdict_is() {
 
 # s_client_enforces WHICH: the root's s_client -verify_return_error under
 # the preload refuses Must-Staple without a staple and a revoked staple,
-# accepts a good one (and -status still prints it), TLS 1.3 and 1.2.
+# accepts a good one (and -status still prints it) and a plain certificate
+# without one; not verifying, Must-Staple without a staple is let through
+# (with a warning). TLS 1.3 and 1.2.
 s_client_enforces() {
-    local flag case st
+    local flag case st verify=()
     lib "$1"
     for flag in -tls1_3 -tls1_2; do
-        for case in missing revoked good; do
+        for case in missing revoked good plain unverified; do
             against "$case" "$flag"
+            verify=(-verify_return_error)
+            [[ $case != unverified ]] || verify=()
             rr_cmd "$LIB"
             printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 "${RRC[@]}" openssl s_client \
                 -connect "127.0.0.1:$PORT" -servername "$NAME" -CAfile "$PKI_IN/ca.pem" \
-                -ign_eof -verify_return_error -status >"$T/client.out" 2>&1 && st=0 || st=$?
-            if [[ $case == good ]]; then
-                [ "$st" -eq 0 ]
-                grep -q '^HTTP/1.0 200 ok' "$T/client.out"
-                [ "$(staple_parse <"$T/client.out")" = "$(serial must) good" ]
-            else
-                [ "$st" -ne 0 ]
-                grep -q ':invalid status response' "$T/client.out"
-                [ "$(grep -c '^HTTP/1.0 200 ok' "$T/client.out")" -eq 0 ]
-            fi
+                -ign_eof "${verify[@]}" -status >"$T/client.out" 2>&1 && st=0 || st=$?
+            case $case in
+                missing | revoked)
+                    [ "$st" -ne 0 ]
+                    grep -q ':invalid status response' "$T/client.out"
+                    [ "$(grep -c '^HTTP/1.0 200 ok' "$T/client.out")" -eq 0 ]
+                    ;;
+                *)
+                    [ "$st" -eq 0 ]
+                    grep -q "^New, TLSv1.${flag#-tls1_}, Cipher is" "$T/client.out"
+                    grep -q '^HTTP/1.0 200 ok' "$T/client.out"
+                    ;;
+            esac
+            # s_client's own -status printing still sees the staple
+            [[ $case != good ]] || [ "$(staple_parse <"$T/client.out")" = "$(serial must) good" ]
             verdict_is
         done
     done
@@ -409,3 +434,45 @@ py_client_enforces() {
     done
 }
 
+
+# ---------------------------------------------------------------- the package
+
+# deb_works: the package `make deb` builds here installs with dpkg -i in
+# the root (its Depends met by the root's packages), staplectl --version
+# runs there, the installed library staples for the root's s_server, and
+# dpkg -P removes it again (inroot_teardown purges it if the test fails).
+deb_works() {
+    local deb version
+    need_root
+    make -C "$TOP" deb >"$T/make-deb.log" 2>&1 || { tail -n 30 "$T/make-deb.log" >&2; return 1; }
+    version=$(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)
+    deb=$T/libstaple_${version}.deb
+    cp "$TOP/tests/.work/deb/libstaple.deb" "$deb"
+    # a package left by an earlier run that was killed goes first
+    if rr dpkg-query -W libstaple >/dev/null 2>&1; then
+        rr dpkg -P libstaple >/dev/null
+    fi
+    touch "$T/deb.installed"
+    run rr dpkg -i "$(inner "$deb")"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
+    [ "$(rr dpkg-query -W -f '${Status} ${Version}' libstaple)" = "install ok installed $version" ]
+    run rr staplectl --version
+    [ "$status" -eq 0 ]
+    [ "$output" = "staplectl ${version%%-*}" ]
+    # the installed library, for the root's own s_server
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    rr_cmd /usr/lib/libstaple/libstaple.so
+    bg s_server "${RRC[@]}" openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$PKI_IN/rsa.pem" -key "$PKI_IN/rsa.key" -cert_chain "$PKI_IN/int.pem"
+    wait_port "$PORT"
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(root_staple "$PORT" -tls1_2)" = "$(serial rsa) good" ]
+    grep -qF /usr/lib/libstaple/libstaple.so "/proc/$BG_PID/maps"
+    kill_bg
+    run rr dpkg -P libstaple
+    [ "$status" -eq 0 ]
+    rm -f "$T/deb.installed"
+    [ ! -e "$R/usr/lib/libstaple/libstaple.so" ]
+    run rr dpkg-query -W libstaple
+    [ "$status" -ne 0 ]
+}

@@ -14,10 +14,12 @@
 #   roots_build NAME...            make the roots (in parallel), or reuse them
 #   roots_ready VAR NAME...        roots_build for setup_file: under CI a
 #                                  failure fails; elsewhere VAR is set to why
-#   roots_mount_proc NAME          mount /proc in the root unless it is
-#   roots_umount_proc NAME         undo roots_mount_proc (only its own mount)
 #   roots_leftovers NAME           print the processes running in the root
+#   roots_openssl102_arm64 DIR TARBALL
+#                                  OpenSSL 1.0.2k cross-built for aarch64 (cached)
 #
+# Nothing is mounted in the roots: the programs the tests run need neither
+# /proc nor more of /dev than the device nodes mmdebstrap makes.#
 # The roots live in $STAPLE_ROOTS (default tests/.work/roots), one
 # directory a root: NAME/root (the system) and NAME/stamp (what it was made
 # from: suite, architecture, variant, mirror, packages). A root whose stamp
@@ -135,24 +137,6 @@ roots_ready() {
     rm -f "$err"
 }
 
-# roots_mount_proc NAME: mount a proc file system on NAME's /proc unless
-# one is there; a mark file says this call mounted it.
-roots_mount_proc() {
-    local dir
-    dir=$(roots_dir "$1") || return 1
-    mountpoint -q "$dir/proc" && return 0
-    mount -t proc proc "$dir/proc" || return 1
-    touch "${dir%/root}/proc.mounted"
-}
-
-# roots_umount_proc NAME: unmount what roots_mount_proc mounted.
-roots_umount_proc() {
-    local dir
-    dir=$(roots_dir "$1") || return 1
-    [[ -f ${dir%/root}/proc.mounted ]] || return 0
-    umount "$dir/proc" && rm -f "${dir%/root}/proc.mounted"
-}
-
 # roots_leftovers NAME: print "PID COMMAND" for each process whose root
 # directory is NAME's root (nothing when none is left).
 roots_leftovers() {
@@ -164,4 +148,44 @@ roots_leftovers() {
         [[ $r == "$dir" ]] && printf '%s %s\n' "${p#/proc/}" "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
     done
     return 0
+}
+
+# roots_openssl102_arm64 DIR TARBALL: OpenSSL 1.0.2k cross-built for
+# aarch64 (aarch64-linux-gnu-gcc, shared) from TARBALL (the vendored
+# source), installed in DIR/prefix (bin/openssl, lib/libssl.so.1.0.0,
+# ssl/openssl.cnf); run it with qemu-aarch64-static -L ROOT and
+# LD_LIBRARY_PATH=DIR/prefix/lib. Cached: DIR/done marks a complete build
+# (its time in DIR/build.stats); made under an flock. A few minutes on 2
+# cores.
+roots_openssl102_arm64() {
+    local dir=$1 tarball=$2
+    mkdir -p "$dir" || return 1
+    (
+        flock 9 || exit 1
+        _roots_openssl102_arm64 "$dir" "$tarball"
+    ) 9>"$dir/.lock"
+}
+
+# _roots_openssl102_arm64 DIR TARBALL: the work of roots_openssl102_arm64.
+_roots_openssl102_arm64() {
+    local dir=$1 tarball=$2 log=$1/build.log start
+    [[ -f $dir/done && -x $dir/prefix/bin/openssl ]] && return 0
+    [[ -f $tarball ]] || { _roots_err "no $tarball"; return 1; }
+    command -v aarch64-linux-gnu-gcc >/dev/null || { _roots_err "aarch64-linux-gnu-gcc is needed"; return 1; }
+    start=$(date +%s)
+    rm -rf "$dir/src" "$dir/prefix" && mkdir -p "$dir/src" || return 1
+    tar -xzf "$tarball" -C "$dir/src" || { _roots_err "cannot unpack $tarball"; return 1; }
+    # no `make depend` (only the dependencies of a rebuild); build_libs and
+    # build_apps skip the tests, which could not run here anyway
+    if ! (cd "$dir/src/openssl-1.0.2k" &&
+        ./Configure linux-aarch64 --cross-compile-prefix=aarch64-linux-gnu- shared \
+            --prefix="$dir/prefix" &&
+        make -j2 build_libs && make -j2 build_apps && make install_sw) >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        _roots_err "the aarch64 OpenSSL 1.0.2k build failed (log: $log)"
+        return 1
+    fi
+    rm -rf "$dir/src"
+    printf 'seconds=%s\n' "$(($(date +%s) - start))" >"$dir/build.stats"
+    touch "$dir/done"
 }
