@@ -14,6 +14,8 @@
 # under CI a root that cannot be made fails every test, elsewhere the tests
 # skip with the reason. Every process started in the root is stopped in
 # teardown, which fails when one is left.
+# tests/run: lock deb
+# (`make deb` builds the package into tests/.work/deb: one file at a time)
 
 load lib/inroot
 

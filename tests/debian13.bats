@@ -6,6 +6,8 @@
 # Python), and the .deb built here installs there with dpkg -i and works.
 # The scenarios are tests/lib/inroot.bash's, shared with tests/debian11.bats;
 # setup_file makes (or reuses) all the roots at the same time.
+# tests/run: lock deb
+# (`make deb` builds the package into tests/.work/deb: one file at a time)
 
 load lib/inroot
 

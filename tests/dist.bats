@@ -5,6 +5,9 @@
 # The tarballs are built in tests/.work/dist/ and written to the top
 # directory, as a release is.
 
+# tests/run: lock deb
+# (`make deb` builds the package into tests/.work/deb: one file at a time)
+
 load lib/common
 load lib/glibc-floor
 
