@@ -9,6 +9,7 @@
  *                   [--CAfile FILE] [--timeout SECONDS]
  *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
  *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
+ *   staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID
  *
  * The parsing, matching, time rules and verification are the library's own
  * (preload/staple.c, preload/verify.c), called through the same OpenSSL
@@ -26,6 +27,7 @@
 #include "../preload/ossl.h"
 #include "../preload/signer.h"
 #include "../preload/staple.h"
+#include "check.h"
 #include "staplectl.h"
 
 static void
@@ -40,6 +42,7 @@ usage(void)
 	    "                 [--CAfile FILE] [--timeout SECONDS]\n"
 	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
 	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
+	    "       staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID\n"
 	    "       staplectl --version\n");
 	exit(3);
 }
@@ -249,6 +252,9 @@ main(int argc, char **argv)
 		printf("staplectl %s\n", STAPLE_VERSION);
 		return 0;
 	}
+	/* before OpenSSL: check looks at a program without loading any */
+	if (strcmp(argv[1], "check") == 0)
+		return ctl_check(argc - 1, argv + 1);
 	staple_conf_env();
 	staple_conf_load();
 	/* staplectl talks to a person: its own diagnostics go to stderr */
