@@ -72,8 +72,18 @@ tests/.work/twossl: tests/lib/twossl.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -Wl,--no-as-needed -lssl -lcrypto -ldl
 
+# A server that closes every descriptor after setup (tests/server-descriptors.bats).
+tests/.work/fdsweep: tests/lib/fdsweep.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+
+# A shim that swaps a file right after readdir() returns it (tests/server-hardening.bats).
+tests/.work/swap_readdir.so: tests/lib/swap_readdir.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
 TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client \
-	tests/.work/twossl
+	tests/.work/twossl tests/.work/fdsweep tests/.work/swap_readdir.so
 
 # `make test TESTS="tests/a.bats tests/b.bats"` runs only those files.
 TESTS =

@@ -332,7 +332,7 @@ ctl_refresh(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct options o = { .dir = staple_conf.dir, .jobs = 4, .timeout = 10 };
-	char *conf_certs[64], *copy = NULL, *tok, *save;
+	char **conf_certs = NULL, *copy = NULL, *tok, *save;
 	size_t nconf = 0, n, counts[4] = { 0 };
 	struct outcome *outs;
 	glob_t g;
@@ -354,8 +354,13 @@ ctl_refresh(int argc, char **argv)
 		ctl_die("refresh", "--jobs is 1 to 64, --timeout at least 1");
 	if (optind == argc) {
 		/* `certs =` in the config file: globs separated by white space */
+		/* as many patterns as it has: at most one per two characters */
 		copy = strdup(staple_conf.certs);
-		for (tok = strtok_r(copy, " \t", &save); tok && nconf < 64;
+		conf_certs = calloc(strlen(staple_conf.certs) / 2 + 1,
+		    sizeof(*conf_certs));
+		if (copy == NULL || conf_certs == NULL)
+			ctl_die("refresh", "out of memory");
+		for (tok = strtok_r(copy, " \t", &save); tok != NULL;
 		    tok = strtok_r(NULL, " \t", &save))
 			conf_certs[nconf++] = tok;
 		if (nconf == 0)
@@ -388,6 +393,7 @@ ctl_refresh(int argc, char **argv)
 		    counts[R_FRESH], counts[R_NO_URL], counts[R_FAILED]);
 	free(outs);
 	free(copy);
+	free(conf_certs);
 	globfree(&g);
 	return counts[R_FAILED] ? 1 : 0;
 }
