@@ -15,6 +15,7 @@
  * symbol table; only files, arguments and output are staplectl's.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,10 +93,12 @@ ctl_parse_time(const char *s)
 {
 	struct tm tm = { 0 };
 	char *end;
-	long n = strtol(s, &end, 10);
+	long long n;
 
-	if (*end == '\0' && end != s)
-		return (time_t)n;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (*end == '\0' && end != s && errno == 0)
+		return staple_time_clamp(n);
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (end == NULL) {
 		memset(&tm, 0, sizeof(tm));
@@ -144,12 +147,24 @@ ctl_default_level(void)
 int
 ctl_parse_level(const char *s)
 {
-	char *end;
-	long n = strtol(s, &end, 10);
+	return (int)ctl_parse_number("--security-level", s, 0, 5);
+}
 
-	if (*end != '\0' || end == s || n < 0 || n > 5)
-		ctl_die(s, "not a security level (0 to 5)");
-	return (int)n;
+long
+ctl_parse_number(const char *what, const char *s, long min, long max)
+{
+	char msg[128];
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < min || n > max) {
+		snprintf(msg, sizeof(msg), "'%.40s' is not a whole number from"
+		    " %ld to %ld", s, min, max);
+		ctl_die(what, msg);
+	}
+	return n;
 }
 
 int
@@ -206,10 +221,17 @@ main(int argc, char **argv)
 		printf("staplectl %s\n", STAPLE_VERSION);
 		return 0;
 	}
+	/*
+	 * staplectl talks to a person: its own diagnostics, the config file's
+	 * included, go to stderr; a number it cannot read stops it rather than
+	 * run with a default the person did not ask for
+	 */
+	setenv("LIBSTAPLE_LOG", "stderr", 1);
 	staple_conf_env();
 	staple_conf_load();
-	/* staplectl talks to a person: its own diagnostics go to stderr */
 	staple_log_configure("stderr", -1);
+	if (staple_conf_bad_numbers() > 0)
+		ctl_die(staple_conf.conf, "a bad number (above); fix it first");
 	if (!staple_ossl_resolve((const void *)main))
 		ctl_die("OpenSSL", "cannot use this libssl");
 	staple_md_init();

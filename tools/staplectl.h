@@ -32,6 +32,15 @@ int ctl_default_level(void);
 /* A security level argument (0-5); exits on a bad one. */
 int ctl_parse_level(const char *s);
 
+/*
+ * The whole number `s` given for `what` (an option), from min to max;
+ * exits with a clear error (status 3) on anything else.
+ */
+long ctl_parse_number(const char *what, const char *s, long min, long max);
+
+/* The first OCSP URL of the leaf's AIA, malloc()ed, or NULL. */
+char *ctl_ocsp_url(X509 *leaf);
+
 /* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
 int ctl_issued(X509 *x, X509 *leaf);
 
