@@ -58,6 +58,7 @@ struct staple_file {
 	size_t nentries;	/* 0: not a usable response (logged once) */
 	struct staple_entry *entries;
 	char *why;		/* atomic: the first vetting failure, or NULL */
+	int unparsed;		/* atomic: that failure is OpenSSL's parse */
 };
 
 /* Fetch the CertID digests once, at setup, before any handshake. */

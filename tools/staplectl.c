@@ -16,9 +16,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -77,14 +80,37 @@ ctl_read_certs(const char *file, STACK_OF(X509) *certs)
 unsigned char *
 ctl_read_file(const char *file, long *len)
 {
-	FILE *f = fopen(file, "re");
-	unsigned char *buf;
+	/* O_NONBLOCK: a FIFO in its place must not hang the open */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t size, got = 0;
+	ssize_t n;
 
-	if (f == NULL)
+	if (fd < 0)
 		return NULL;
-	if ((buf = malloc(STAPLE_FILE_MAX)) != NULL)
-		*len = (long)fread(buf, 1, STAPLE_FILE_MAX, f);
-	fclose(f);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	/*
+	 * Its size (capped) and a byte more, so that one read() usually
+	 * reaches the end: show reads many thousands of files.
+	 */
+	size = st.st_size < STAPLE_FILE_MAX ? (size_t)st.st_size + 1 :
+	    STAPLE_FILE_MAX;
+	if ((buf = malloc(size)) != NULL) {
+		/* a short read of a regular file is its end */
+		while (got < size && ((n = read(fd, buf + got, size - got)) > 0 ||
+		    (n < 0 && errno == EINTR)))
+			if (n > 0 && (got += (size_t)n) < size)
+				break;
+		*len = (long)got;
+	}
+	err = errno;
+	close(fd);
+	errno = err;
 	return buf;
 }
 

@@ -14,7 +14,10 @@ void ctl_die(const char *what, const char *msg) __attribute__((noreturn));
 /* Every PEM certificate in `file`, appended to `certs`; the first returned. */
 X509 *ctl_read_certs(const char *file, STACK_OF(X509) *certs);
 
-/* A file's bytes (at most STAPLE_FILE_MAX), malloc()ed; NULL on error. */
+/*
+ * A regular file's bytes (at most STAPLE_FILE_MAX), malloc()ed; NULL on
+ * error (errno EINVAL: not a regular file).
+ */
 unsigned char *ctl_read_file(const char *file, long *len);
 
 /* TIME: seconds since the epoch, or YYYY-MM-DD[THH:MM:SS][Z], UTC. */
