@@ -5,12 +5,25 @@ LIBDIR ?= $(PREFIX)/lib/libstaple
 DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
-WARN = -Wall -Wextra -Werror
-STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(CPPFLAGS) $(CFLAGS)
+# -Werror holds this tree to warning-free code (CI and `make` here). A newer
+# compiler than the project's finds new warnings, which must not stop a
+# distribution or a user from building a release: `make WERROR=` (the Debian
+# package does) builds without it; CFLAGS=-Wno-error works too, as CFLAGS
+# come last.
+WERROR = -Werror
+WARN = -Wall -Wextra $(WERROR)
+# glibc_floor.h binds the calls whose symbol version changed since glibc
+# 2.17 to their old versions (it explains why), so one build runs on 2.17+.
+FLOOR = -include preload/glibc_floor.h
+STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS)
 # No -lssl/-lcrypto: OpenSSL is found in the host process at run time, and
 # -z defs turns any direct call into OpenSSL into a link error.
 STAPLE_LDFLAGS = -shared -Wl,-z,defs -Wl,-z,now -Wl,--version-script=preload/exports.map $(LDFLAGS)
-LIBS = -ldl -lpthread
+# libdl.so.2 and libpthread.so.0 by file name, and always NEEDED: glibc
+# before 2.34 defines dlopen, pthread_once & co. there, not in libc.so.6
+# (glibc_floor.h binds them to their old versions); on 2.34+ they are empty
+# stubs and `-ldl` finds only a static archive.
+LIBS = -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0
 
 SRCS = $(wildcard preload/*.c)
 OBJS = $(SRCS:.c=.o)
@@ -27,9 +40,10 @@ preload/%.o: preload/%.c $(HDRS)
 # staplectl: the same verifier and store code, linked with libssl directly
 # (--no-as-needed: its symbol table is filled from libssl, like the preload's).
 CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
+# tools/start.c starts it on glibc 2.17+ (crt1.o of 2.34+ cannot).
 CTL_SRCS = $(wildcard tools/*.c)
 staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
-	$(CC) -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
+	$(CC) -std=gnu11 $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
 		-o $@ $(CTL_SRCS) $(CTL_OBJS) \
 		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
 
@@ -50,8 +64,10 @@ tests/.work/suid_client: tests/lib/suid_client.c
 
 TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client
 
+# `make test TESTS="tests/a.bats tests/b.bats"` runs only those files.
+TESTS =
 test: all $(TEST_TOOLS)
-	tests/run
+	tests/run $(TESTS)
 
 demo: all
 	examples/demo.sh
@@ -103,11 +119,18 @@ check-tsan: $(SRCS) $(HDRS) preload/exports.map all
 check-valgrind: all
 	tests/valgrind.sh 1000
 
+# install_new MODE, FILE, DEST: FILE copied beside DEST under a temporary
+# name, then renamed over it. rename() swaps the name in one step: a program
+# started meanwhile (machine-wide mode: every program) maps either the old
+# library or the whole new one, never a missing or half-written one, and
+# programs running keep the old file they mapped.
+install_new = install -m $(1) $(2) $(3).new$$$$ && mv -f $(3).new$$$$ $(3)
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)
-	install -m 0644 libstaple.so $(DESTDIR)$(LIBDIR)/libstaple.so
+	$(call install_new,0644,libstaple.so,$(DESTDIR)$(LIBDIR)/libstaple.so)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 staplectl $(DESTDIR)$(PREFIX)/bin/staplectl
+	$(call install_new,0755,staplectl,$(DESTDIR)$(PREFIX)/bin/staplectl)
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0644 man/staplectl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/libstaple.7 $(DESTDIR)$(PREFIX)/share/man/man7/
@@ -137,8 +160,20 @@ $(DEB): $(DEB_INPUTS)
 	cd $(dir $@)src && dpkg-buildpackage -b -us -uc
 	cp $(dir $@)libstaple_$(VERSION)_*.deb $@
 
+# Release tarballs: `make dist` writes libstaple-VERSION-linux-ARCH.tar.gz
+# (and .sha256) for each of DIST_ARCHS, built by release/dist.sh in a copy
+# of the tree with DIST_CC_ARCH (cross compilers on other hosts); the
+# contents are listed in release/INSTALL, which the tarball carries.
+DIST_ARCHS = x86_64 aarch64
+DIST_CC_x86_64 = x86_64-linux-gnu-gcc
+DIST_CC_aarch64 = aarch64-linux-gnu-gcc
+DIST = $(foreach a,$(DIST_ARCHS),libstaple-$(VERSION)-linux-$(a).tar.gz)
+dist: $(DIST)
+libstaple-$(VERSION)-linux-%.tar.gz: $(DEB_INPUTS) release/INSTALL release/dist.sh
+	release/dist.sh $* $(DIST_CC_$*) $(VERSION)
+
 clean:
-	rm -f libstaple.so staplectl preload/*.o
+	rm -f libstaple.so staplectl preload/*.o libstaple-*.tar.gz libstaple-*.tar.gz.sha256
 	rm -rf tests/.work
 
-.PHONY: all test demo bench deb check-asan check-tsan check-valgrind fuzz fuzz-build install clean
+.PHONY: all test demo bench deb dist check-asan check-tsan check-valgrind fuzz fuzz-build install clean

@@ -20,6 +20,49 @@ setup() {
     [ "$(cat "$T/root/etc/libstaple.conf")" = "policy = require" ]
 }
 
+@test "make install renames the new library into place, never writing it where programs load it" {
+    if ! command -v strace >/dev/null; then
+        [[ -z ${CI:-} ]] || { echo "strace missing (Debian package strace)" >&2; return 1; }
+        skip "strace missing"
+    fi
+    local lib=$T/root/usr/lib/libstaple/libstaple.so ctl=$T/root/usr/bin/staplectl
+    make -C "$TOP" -s install DESTDIR="$T/root" PREFIX=/usr >/dev/null
+    # a program started before the update keeps the file it mapped
+    local old
+    exec {old}<"$lib"
+    strace -f -qq -o "$T/trace" -e trace=open,openat,creat,truncate,unlink,unlinkat,rename,renameat,renameat2 \
+        make -C "$TOP" -s install DESTDIR="$T/root" PREFIX=/usr >/dev/null
+    for f in "$lib" "$ctl"; do
+        # the final name is only ever the target of a rename from its directory
+        grep -qE "rename(at2?)?\(.*\"${f%/*}/[^\"/]+\", .*\"$f\"" "$T/trace" ||
+            { echo "$f not renamed into place"; grep -F "\"$f\"" "$T/trace"; return 1; }
+        run grep -F "\"$f\"" "$T/trace"
+        [[ ! $output =~ O_WRONLY|O_RDWR|O_TRUNC|O_CREAT|unlink|creat\(|truncate ]] ||
+            { echo "$f written or removed in place:"; echo "$output"; return 1; }
+    done
+    cmp "$TOP/libstaple.so" "$lib"
+    cmp "$TOP/staplectl" "$ctl"
+    # the old file, still open, is whole and no longer the one installed
+    [[ $(stat -L -c %i /proc/self/fd/$old) != $(stat -c %i "$lib") ]]
+    cmp "/proc/self/fd/$old" "$TOP/libstaple.so"
+    exec {old}<&-
+    # no temporary file left behind
+    [[ $(ls -A "${lib%/*}") == libstaple.so ]]
+    [[ -z $(ls -A "${ctl%/*}" | grep -v '^staplectl$') ]]
+}
+
+@test "WERROR= builds without -Werror, and the Debian package build sets it" {
+    run make -C "$TOP" -n -B libstaple.so staplectl
+    [[ $output =~ (^|[[:space:]])-Werror([[:space:]]|$) ]]
+    run make -C "$TOP" -n -B WERROR= libstaple.so staplectl
+    [[ $output == *" -Wall -Wextra "* ]]
+    [[ ! $output =~ (^|[[:space:]])-Werror([[:space:]]|$) ]]
+    # what debian/rules passes to the Makefile (MAKE=echo prints it)
+    run make -s -C "$TOP" -f debian/rules override_dh_auto_build override_dh_auto_install MAKE=echo
+    [[ ${#lines[@]} -eq 2 ]]
+    [[ ${lines[0]} == *" WERROR= all" && ${lines[1]} == *" WERROR= install "* ]]
+}
+
 @test "every config key is parsed by the code and documented in the man page and example config" {
     for key in dir policy log log_level reload_interval clock_skew max_age \
         log_interval issuers security_level certs enabled; do
