@@ -89,6 +89,7 @@ need_i386() {
         pki_ocsp '$PKI' rsa good issuer now '$T/2050.der'"
     build "$T/when_der" "${CC:-cc}" -DWHEN_TEST_DER "$TOP/preload/der.c"
     run "$T/when_der" "$T/2050.der"
+    echo "$output"
     [ "$status" -eq 0 ]
     [ "$output" = "$T/2050.der: this 2524608000 next 2524694400 flags 1" ]
     # and staplectl, there and then, serves it

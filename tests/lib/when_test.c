@@ -99,9 +99,10 @@ run_table(void)
 	    staple_time_when(y2050, y2050 + 0, now, 300, 0), STAPLE_FUTURE);
 	check("thisUpdate now, nextUpdate 2050: current",
 	    staple_time_when(now, y2050, now, 300, 0), STAPLE_CURRENT);
+	/* (a 32-bit time_t clamps both to its end: expired there too) */
 	check("nextUpdate 2050, at 2050-01-02: expired",
-	    staple_time_when(now, (time_t)here(2524608000LL), (time_t)here(2524694400LL), 300, 0),
-	    sizeof(time_t) == 4 ? STAPLE_CURRENT : STAPLE_EXPIRED);
+	    staple_time_when(now, (time_t)here(2524608000LL),
+	    (time_t)here(2524694400LL), 300, 0), STAPLE_EXPIRED);
 	check("thisUpdate 2050, max_age end: not yet valid",
 	    staple_time_when(y2050, staple_time_add(y2050, 7 * 86400), now,
 	    300, 1), STAPLE_FUTURE);
