@@ -259,22 +259,6 @@ refresh_all(const char *const *files, size_t n, const struct options *o,
 	free(jobs);
 }
 
-/* `s` as a JSON string. */
-static void
-json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void
 print_text(const char *file, const struct outcome *o)
 {
@@ -305,11 +289,11 @@ print_json(const char *file, const struct outcome *o, int last)
 	char next[32];
 
 	printf("    {\"cert\": ");
-	json_string(file);
+	ctl_quoted(file, 0);
 	printf(", \"result\": \"%s\"", result_names[o->result]);
 	if (o->staple[0] != '\0') {
 		printf(", \"staple\": ");
-		json_string(o->staple);
+		ctl_quoted(o->staple, 0);
 	}
 	if (o->result == R_FRESH || o->result == R_FETCHED) {
 		ctl_stamp(next, sizeof(next), o->next);
@@ -318,7 +302,7 @@ print_json(const char *file, const struct outcome *o, int last)
 	}
 	if (o->result == R_FAILED || o->result == R_FETCHED) {
 		printf(", \"reason\": ");
-		json_string(o->reason);
+		ctl_quoted(o->reason, 0);
 	}
 	printf("}%s\n", last ? "" : ",");
 }

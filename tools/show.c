@@ -303,35 +303,17 @@ print_row(const struct row *r, time_t now, long warn)
 	return j.bad;
 }
 
-/* `s` as a JSON string, or (`label`) as a Prometheus label value. */
-static void
-quoted(const char *s, int label)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			printf("\\n");
-		else if ((unsigned char)*s < 0x20)
-			printf(label ? " " : "\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static int
 print_json(const struct row *r, time_t now, long warn, int last)
 {
 	struct judged j;
 
 	printf("    {\"file\": ");
-	quoted(r->file, 0);
+	ctl_quoted(r->file, 0);
 	if (r->why != NULL) {
 		printf(", \"state\": \"not-a-response\", \"served\": false,"
 		    " \"reason\": ");
-		quoted(r->why, 0);
+		ctl_quoted(r->why, 0);
 		printf("}%s\n", last ? "" : ",");
 		return 1;
 	}
@@ -341,7 +323,7 @@ print_json(const struct row *r, time_t now, long warn, int last)
 	    " \"served\": %s, \"seconds_left\": %lld, \"attention\": %s,"
 	    " \"text\": ", j.serial, j.key, j.status, j.this, j.next, j.state, strcmp(j.state, "served") == 0 ? "true" : "false", j.left,
 	    j.bad ? "true" : "false");
-	quoted(j.text, 0);
+	ctl_quoted(j.text, 0);
 	printf("}%s\n", last ? "" : ",");
 	return j.bad;
 }
@@ -362,7 +344,7 @@ print_metrics(time_t now, long warn)
 			continue;
 		judge_row(&rows[i], now, warn, &j);
 		printf("libstaple_staple_seconds_left{file=");
-		quoted(rows[i].file, 1);
+		ctl_quoted(rows[i].file, 1);
 		printf(",serial=\"%s\",issuer_key=\"%s\"} %lld\n", j.serial,
 		    j.key, j.left);
 	}
@@ -371,7 +353,7 @@ print_metrics(time_t now, long warn)
 	    "# TYPE libstaple_staple_served gauge\n");
 	for (size_t i = 0; i < nrows; i++) {
 		printf("libstaple_staple_served{file=");
-		quoted(rows[i].file, 1);
+		ctl_quoted(rows[i].file, 1);
 		if (rows[i].why != NULL) {
 			printf(",state=\"not-a-response\"} 0\n");
 			bad = 1;

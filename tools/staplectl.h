@@ -26,6 +26,12 @@ time_t ctl_parse_time(const char *s);
 /* A trust store: FILE, or the system's when NULL. Exits on failure. */
 X509_STORE *ctl_store(const char *cafile);
 
+/*
+ * `s` on stdout as a JSON string, or (`label`) as a Prometheus label value:
+ * the one escaper of show, metrics and refresh --json.
+ */
+void ctl_quoted(const char *s, int label);
+
 /* `t` as YYYY-MM-DDTHH:MM:SSZ, or "-" for 0. */
 void ctl_stamp(char *buf, size_t size, time_t t);
 
