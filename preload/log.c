@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +73,37 @@ staple_log_enabled(int level)
 	return level <= log_level && log_dest != DEST_NONE;
 }
 
+/*
+ * Send one line to the syslog socket on a socket of its own, closed after:
+ * syslog(3)'s kept socket is a number a daemonising program may close and
+ * reuse for its own file or connection, which syslog(3) then writes to or
+ * closes. 0 when the socket cannot be reached (a chroot without it); a
+ * line a reachable but busy syslog daemon cannot take is dropped.
+ */
+static int
+staple_log_syslog(int prio, const char *line, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	char msg[1200], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, n, reached;
+
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	/* what syslog(3) sends: <PRI>TIMESTAMP TAG: MESSAGE */
+	n = snprintf(msg, sizeof(msg), "<%d>%s %s: %.*s", prio, stamp,
+	    program_invocation_short_name, (int)len - 1, line);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	if ((reached = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0))
+		(void)!send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	return reached;
+}
+
 static void
 staple_log_write(int level, const char *line, size_t len)
 {
@@ -82,7 +115,13 @@ staple_log_write(int level, const char *line, size_t len)
 		(void)!write(STDERR_FILENO, line, len);
 		break;
 	case DEST_SYSLOG:
-		syslog(LOG_DAEMON | prio[level], "%.*s", (int)len - 1, line);
+		/*
+		 * Unreachable (a chroot): syslog(3), whose socket then is the
+		 * program's own, opened before the chroot, or none at all.
+		 */
+		if (!staple_log_syslog(LOG_DAEMON | prio[level], line, len))
+			syslog(LOG_DAEMON | prio[level], "%.*s", (int)len - 1,
+			    line);
 		break;
 	case DEST_FILE:
 		fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |

@@ -53,6 +53,9 @@ struct staple_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	struct timespec ctime;
+	int recheck;		/* store: read it again at the next check */
+	int nofollow;		/* store: readdir() called it a regular file */
 	unsigned char *der;
 	size_t der_len;
 	size_t nentries;	/* 0: not a usable response (logged once) */

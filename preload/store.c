@@ -32,9 +32,16 @@ struct staple_snapshot {
 	const struct staple_entry **slots;
 };
 
-#define WATCH_MAX 64
-static char *watch[WATCH_MAX];		/* CERTFILE.ocsp paths: append-only */
-static int watch_count;			/* atomic */
+/*
+ * CERTFILE.ocsp paths, named as the program named the certificate (not
+ * resolved: certbot's live/ links move to a new archive/ file at each
+ * renewal). Grown and read by the thread holding the store's claim only.
+ */
+static char **watch;
+static size_t watch_count, watch_cap;
+
+/* Files stat()ed per check for changes in place, beyond those to recheck. */
+#define SWEEP_FILES 4096
 
 static struct {
 	pthread_mutex_t lock;		/* guards `current` (a pointer swap) */
@@ -42,11 +49,16 @@ static struct {
 	int opened;			/* atomic: staple_store_open has run */
 	int busy;			/* atomic: a thread is rebuilding */
 	time_t next_check;		/* atomic */
-	int dirfd;
+	int dirfd;			/* the staple directory, or -1 */
+	dev_t dir_dev;			/* what dirfd was when it was opened: */
+	ino_t dir_ino;			/* the program may close and reuse it */
 	unsigned issuers_gen;		/* issuers known at the last check */
 	struct stat dir;		/* the directory as last scanned */
 	int dir_errno;			/* last open error, logged on change */
-} store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, 0, { 0 }, 0 };
+	int dir_refused;		/* refused as not root's alone (logged) */
+	size_t sweep;			/* where the next sweep starts */
+} store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, 0, 0, 0, { 0 }, 0,
+    0, 0 };
 
 static struct staple_snapshot *
 staple_snapshot_hold(void)
@@ -153,28 +165,36 @@ staple_skip(const char *label, const char *why)
 }
 
 /*
- * Read a regular file of at most STAPLE_FILE_MAX bytes, and stat it into
- * *st; NULL (logged) if it is not one.
+ * Read the file `name` (relative to `at`) and stat it into *st, before the
+ * read: a write after it changes what stat() says next time. `nofollow`:
+ * readdir() called it a regular file, so a symbolic link found now was
+ * swapped in since, and is not followed. NULL (logged) if it is not a
+ * regular file of at most STAPLE_FILE_MAX bytes.
  */
 static unsigned char *
-staple_read(int at, const char *name, const char *label, size_t *len,
-    struct stat *st)
+staple_read(int at, const char *name, int nofollow, const char *label,
+    size_t *len, struct stat *st)
 {
-	unsigned char *buf = NULL;
-	ssize_t n;
-	size_t got = 0;
+	unsigned char *buf = NULL, *grown;
+	size_t size, got = 0;
+	ssize_t n = 0;
 	int fd;
 
 	/* O_NONBLOCK: a FIFO that slipped in must not hang a handshake. */
-	fd = openat(at, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(at, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	    (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		/* A file removed since readdir() is no news; a broken link is. */
-		if (errno != ENOENT)
+		if (nofollow && errno == ELOOP)
+			staple_skip(label, "a symbolic link swapped in after the"
+			    " directory was read");
+		else if (errno != ENOENT)
 			staple_skip(label, strerror(errno));
 		else if (fstatat(at, name, st, AT_SYMLINK_NOFOLLOW) == 0)
 			staple_skip(label, "broken symbolic link");
 		return NULL;
 	}
+	/* what was opened, not what readdir() said: it may have been swapped */
 	if (fstat(fd, st) != 0) {
 		staple_skip(label, strerror(errno));
 		goto done;
@@ -184,82 +204,59 @@ staple_read(int at, const char *name, const char *label, size_t *len,
 		    "not a regular file");
 		goto done;
 	}
-	if ((buf = malloc(st->st_size ? st->st_size : 1)) == NULL)
+	/* a byte more than stat() said, to see a file still growing as such */
+	size = (size_t)st->st_size + 1;
+	if ((buf = malloc(size)) == NULL)
 		goto done;
-	while (got < (size_t)st->st_size &&
-	    (n = read(fd, buf + got, st->st_size - got)) > 0)
-		got += n;
+	while ((n = read(fd, buf + got, size - got)) > 0) {
+		got += (size_t)n;
+		if (got < size)
+			continue;
+		if (size > STAPLE_FILE_MAX)
+			break;
+		if ((grown = realloc(buf, 2 * size)) == NULL) {
+			n = -1;
+			errno = ENOMEM;
+			break;
+		}
+		buf = grown;
+		size *= 2;
+	}
+	if (n < 0 || got > STAPLE_FILE_MAX) {
+		staple_skip(label, n < 0 ? strerror(errno) : "larger than 1 MiB");
+		free(buf);
+		buf = NULL;
+	}
 	*len = got;
 done:
 	close(fd);
 	return buf;
 }
 
-/*
- * Read a file readdir() called regular: no fstat (it is the fourth system
- * call of each of 100,000 files), a short read is the end of the file.
- * NULL (logged) if it cannot be read or holds more than STAPLE_FILE_MAX.
- */
-static unsigned char *
-staple_read_regular(int at, const char *name, const char *label, size_t *len)
-{
-	unsigned char first[16384], *buf = NULL, *grown;
-	size_t size = sizeof(first), got = 0;
-	ssize_t n;
-	int fd;
+/* A snapshot being built, from the one it replaces. */
+struct staple_scan {
+	struct staple_file **files;
+	size_t n, cap;
+	const struct staple_snapshot *old;
+	int changed;		/* a file was read again, came or went */
+};
 
-	if ((fd = openat(at, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-		if (errno != ENOENT)	/* removed since readdir(): no news */
-			staple_skip(label, strerror(errno));
-		return NULL;
-	}
-	/* most staples fit the stack buffer: one exact allocation each */
-	if ((n = read(fd, first, sizeof(first))) >= 0 && (size_t)n < sizeof(first)) {
-		close(fd);
-		if ((buf = malloc(n ? (size_t)n : 1)) != NULL) {
-			memcpy(buf, first, (size_t)n);
-			*len = (size_t)n;
-		}
-		return buf;
-	}
-	if (n > 0 && (buf = malloc(size)) != NULL) {
-		memcpy(buf, first, (size_t)n);
-		got = (size_t)n;
-		while (got == size && got <= STAPLE_FILE_MAX &&
-		    (grown = realloc(buf, size * 2)) != NULL) {
-			buf = grown;
-			size *= 2;
-			if ((n = read(fd, buf + got, size - got)) <= 0)
-				break;
-			got += (size_t)n;
-		}
-	}
-	close(fd);
-	if (n < 0 || buf == NULL || got > STAPLE_FILE_MAX) {
-		staple_skip(label, n < 0 ? strerror(errno) : "larger than 1 MiB");
-		free(buf);
-		return NULL;
-	}
-	*len = got;
-	return buf;
-}
-
-/* Append `f` to `files`; 0 (and `f` released) on allocation failure. */
+/* Append `f` to the scan; 0 (and `f` released) on allocation failure. */
 static int
-staple_files_add(struct staple_file ***files, size_t *n, size_t *cap,
-    struct staple_file *f)
+staple_scan_add(struct staple_scan *sc, struct staple_file *f)
 {
 	struct staple_file **grown;
 
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 64;
-		if ((grown = realloc(*files, *cap * sizeof(**files))) == NULL) {
+	if (sc->n == sc->cap) {
+		if ((grown = realloc(sc->files, (sc->cap ? 2 * sc->cap : 64) *
+		    sizeof(*sc->files))) == NULL) {
 			staple_file_release(f);
 			return 0;
 		}
-		*files = grown;
+		sc->files = grown;
+		sc->cap = sc->cap ? 2 * sc->cap : 64;
 	}
-	(*files)[(*n)++] = f;
+	sc->files[sc->n++] = f;
 	return 1;
 }
 
@@ -322,87 +319,113 @@ staple_store_vet(void)
 	staple_snapshot_release(s);
 }
 
+/* Whether `f` was read from the file stat() describes as `st`, unchanged. */
+static int
+staple_file_same(const struct staple_file *f, const struct stat *st)
+{
+	return f->dev == st->st_dev && f->ino == st->st_ino &&
+	    f->size == st->st_size &&
+	    f->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	    f->ctime.tv_sec == st->st_ctim.tv_sec &&
+	    f->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
 /*
- * Read and parse `name` (relative to `at`) as it is now; NULL if unusable.
- * `ino`: readdir() said it is a regular file with that inode (0: unknown).
+ * Read and parse `name` (relative to `at`) as it is now; NULL if it cannot
+ * be read (logged), with *nomem on allocation failure. `old`, the file as
+ * read before, is kept (with its vetting) when the bytes are the same.
  */
 static struct staple_file *
-staple_load(int at, const char *name, ino_t ino, const char *label, int *nomem)
+staple_load(int at, const char *name, int nofollow, const char *label,
+    struct staple_file *old, int *nomem)
 {
-	struct staple_file *f;
-	const char *why;
+	struct staple_file *f = old;
+	const char *why = NULL;
 	struct stat st;
 	unsigned char *der;
 	size_t len = 0;
 
-	if ((der = ino != 0 ? staple_read_regular(at, name, label, &len) :
-	    staple_read(at, name, label, &len, &st)) == NULL)
+	if ((der = staple_read(at, name, nofollow, label, &len, &st)) == NULL)
 		return NULL;
-	if (ino != 0) {
-		memset(&st, 0, sizeof(st));
-		st.st_ino = ino;
-		st.st_size = (off_t)len;
-	}
-	if ((f = staple_file_parse(name, der, len, &why)) == NULL) {
+	if (old != NULL && old->der_len == len && memcmp(old->der, der, len) == 0) {
+		free(der);
+		staple_file_hold(f);
+	} else if ((f = staple_file_parse(name, der, len, &why)) == NULL) {
 		*nomem = 1;
 		return NULL;
-	}
-	if (why != NULL) {
-		staple_log(STAPLE_WARN, "%s: %s; skipped", label, why);
+	} else if (why != NULL) {
+		staple_skip(label, why);
 	} else {
 		staple_log(STAPLE_DEBUG, "%s: %zu certificate(s)", label,
 		    f->nentries);
 	}
+	/* only the thread holding the store's claim reads these */
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
+	f->ctime = st.st_ctim;
+	f->nofollow = nofollow;
+	/*
+	 * A failed parse is never kept as the file's verdict (a file caught
+	 * half-written is complete at a later check), nor is a file written
+	 * in the last seconds judged by its times alone: a second write in
+	 * the same timestamp tick, at the same size, looks like none.
+	 */
+	f->recheck = f->nentries == 0 ||
+	    time(NULL) - st.st_mtim.tv_sec <= 2 || time(NULL) - st.st_ctim.tv_sec <= 2;
 	return f;
 }
 
 /*
- * Add the file `name` (relative to `at`) to `files`, reusing the parse from
- * `old` when it is the same file: the same inode as readdir() says (`ino`,
- * no system call: staples are replaced by rename, which makes a new inode),
- * or, for links and watched paths (`ino` 0), the same inode, size and time
- * as stat() says of what the name leads to. Returns 0 on allocation failure only.
+ * Add the file `name` (relative to `at`) to the scan: the old snapshot's
+ * parse when it is still the same file, else the file read again. The same
+ * file: with `ino` (readdir() called it a regular file with that inode; no
+ * system call), the same inode: staples replaced by rename are new inodes,
+ * and changes in place are left to the sweep; without, the same device,
+ * inode, size, mtime and ctime, to the nanosecond, as stat() says of what
+ * the name leads to. A file marked to recheck is read again regardless.
+ * Returns 0 on allocation failure only.
  */
 static int
-staple_scan_file(struct staple_file ***files, size_t *n, size_t *cap,
-    const struct staple_snapshot *old, int at, const char *name, ino_t ino,
-    const char *label)
+staple_scan_file(struct staple_scan *sc, int at, const char *name, ino_t ino,
+    int nofollow, const char *label)
 {
-	struct staple_file *f = staple_snapshot_file(old, name);
+	struct staple_file *f = staple_snapshot_file(sc->old, name), *nf;
 	struct stat st;
-	int nomem = 0;
+	int nomem = 0, r = 0;
 
-	if (f != NULL && (ino != 0 ? f->ino == ino :
-	    fstatat(at, name, &st, 0) == 0 && f->dev == st.st_dev &&
-	    f->ino == st.st_ino &&
-	    f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
-	    f->mtime.tv_nsec == st.st_mtim.tv_nsec)) {
+	/*
+	 * A file this process may no longer look at stays as it was read:
+	 * nginx's workers, run as nobody, cannot see into the root-only
+	 * directory of the certificate their master loaded.
+	 */
+	if (f != NULL && !f->recheck && (ino != 0 ? f->ino == ino :
+	    ((r = fstatat(at, name, &st, 0)) == 0 && staple_file_same(f, &st)) ||
+	    (r != 0 && errno == EACCES))) {
 		staple_file_hold(f);
-		return staple_files_add(files, n, cap, f);
+		return staple_scan_add(sc, f);
 	}
-	if ((f = staple_load(at, name, ino, label, &nomem)) == NULL)
+	nf = staple_load(at, name, nofollow, label, f, &nomem);
+	if (nf != f)
+		sc->changed = 1;
+	if (nf == NULL)
 		return !nomem;
-	return staple_files_add(files, n, cap, f);
+	return staple_scan_add(sc, nf);
 }
 
-/* Every file of the staple directory, through a fresh open file description. */
+/* Every file of the staple directory open as `at` (libstaple's own). */
 static int
-staple_scan_dir(struct staple_file ***files, size_t *n, size_t *cap,
-    const struct staple_snapshot *old)
+staple_scan_dir(struct staple_scan *sc, int at)
 {
 	char label[PATH_MAX + 256];
 	struct dirent *d;
 	DIR *dir;
 	int fd, ok = 1;
 
-	if (store.dirfd < 0)
-		return 1;
-	/* Not store.dirfd itself: its offset is shared with forked siblings. */
-	fd = openat(store.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Its own offset: readdir() through `at` would move the caller's. */
+	fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
 		staple_log(STAPLE_WARN, "%s: %s", staple_conf.dir, strerror(errno));
 		if (fd >= 0)
@@ -419,31 +442,80 @@ staple_scan_dir(struct staple_file ***files, size_t *n, size_t *cap,
 		 * Secret's files are links into a ..data directory that is
 		 * replaced by rename, while the links stay as they were.
 		 */
-		ok = staple_scan_file(files, n, cap, old, store.dirfd, d->d_name,
-		    d->d_type == DT_REG ? d->d_ino : 0, label);
+		ok = staple_scan_file(sc, at, d->d_name,
+		    d->d_type == DT_REG ? d->d_ino : 0, d->d_type == DT_REG, label);
 	}
 	closedir(dir);
 	return ok;
 }
 
-/* Build a snapshot from the directory and the watched files and publish it. */
-static void
-staple_store_rebuild(void)
+/*
+ * The staple directory's files of the old snapshot, without readdir(): those
+ * to recheck and this check's share of the others (SWEEP_FILES, in turn) are
+ * stat()ed and read again if they changed in place; the rest are kept. With
+ * `at` -1 (the directory cannot be opened now) all are kept.
+ */
+static int
+staple_sweep_dir(struct staple_scan *sc, int at)
 {
-	struct staple_snapshot *s, *old = staple_snapshot_hold();
-	size_t cap = 0;
-	int ok, nwatch = __atomic_load_n(&watch_count, __ATOMIC_ACQUIRE);
+	const struct staple_snapshot *old = sc->old;
+	size_t n = old != NULL ? old->nfiles : 0, first = n ? store.sweep % n : 0;
+	char label[PATH_MAX + 256];
+	struct staple_file *f;
+	int ok = 1;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		goto done;
-	s->refs = 1;
-	ok = staple_scan_dir(&s->files, &s->nfiles, &cap, old);
-	for (int i = 0; ok && i < nwatch; i++)
-		ok = staple_scan_file(&s->files, &s->nfiles, &cap, old,
-		    AT_FDCWD, watch[i], 0, watch[i]);
-	if (s->nfiles > 1)
-		qsort(s->files, s->nfiles, sizeof(*s->files), staple_file_cmp);
-	if (!ok || !staple_snapshot_index(s)) {
+	for (size_t i = 0; ok && i < n; i++) {
+		f = old->files[i];
+		if (f->name[0] == '/')
+			continue;	/* a watched file: staple_store_rebuild's */
+		if (at < 0 || (!f->recheck && (i + n - first) % n >= SWEEP_FILES)) {
+			staple_file_hold(f);
+			ok = staple_scan_add(sc, f);
+			continue;
+		}
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, f->name);
+		ok = staple_scan_file(sc, at, f->name, 0, f->nofollow, label);
+	}
+	store.sweep = n ? (first + SWEEP_FILES) % n : 0;
+	return ok;
+}
+
+static int staple_dir_dup(int *refused);
+
+/*
+ * Build the next snapshot, with a readdir() when `full`, else by a sweep,
+ * and publish it if it differs from the current one; whether it did.
+ */
+static int
+staple_store_rebuild(int full)
+{
+	struct staple_snapshot *s = NULL, *old = staple_snapshot_hold();
+	struct staple_scan sc = { NULL, 0, 0, old, 0 };
+	int ok = 1, at, refused = 0, published = 0;
+
+	at = staple_dir_dup(&refused);
+	if (refused)
+		sc.changed = 1;		/* nothing from the directory */
+	else if (full && at >= 0)
+		ok = staple_scan_dir(&sc, at);
+	else
+		ok = staple_sweep_dir(&sc, at);
+	for (size_t i = 0; ok && i < watch_count; i++)
+		ok = staple_scan_file(&sc, AT_FDCWD, watch[i], 0, 0, watch[i]);
+	if (at >= 0)
+		close(at);
+	if (ok && !full && !sc.changed && sc.n == (old ? old->nfiles : 0))
+		goto done;	/* nothing changed: keep the current snapshot */
+	if (ok && (s = calloc(1, sizeof(*s))) != NULL) {
+		s->refs = 1;
+		s->files = sc.files;
+		s->nfiles = sc.n;
+		sc.files = NULL;
+		sc.n = 0;
+		if (s->nfiles > 1)
+			qsort(s->files, s->nfiles, sizeof(*s->files), staple_file_cmp);
+	}
+	if (s == NULL || !staple_snapshot_index(s)) {
 		staple_log(STAPLE_ERROR, "out of memory loading staples");
 		staple_snapshot_release(s);
 		goto done;
@@ -452,8 +524,84 @@ staple_store_rebuild(void)
 	staple_snapshot_release(store.current);	/* drops the store's ref only */
 	store.current = s;
 	pthread_mutex_unlock(&store.lock);
+	published = 1;
 done:
+	for (size_t i = 0; i < sc.n; i++)
+		staple_file_release(sc.files[i]);
+	free(sc.files);
 	staple_snapshot_release(old);
+	return published;
+}
+
+/*
+ * Whether store.dirfd is still the directory libstaple opened (its stat in
+ * *st). A program that closes every descriptor (a daemon's sweep,
+ * closefrom(3)) frees that number for its own next file: the descriptor is
+ * then forgotten, never closed or read through.
+ */
+static int
+staple_dir_mine(struct stat *st)
+{
+	if (store.dirfd < 0)
+		return 0;
+	if (fstat(store.dirfd, st) == 0 && S_ISDIR(st->st_mode) &&
+	    st->st_dev == store.dir_dev && st->st_ino == store.dir_ino)
+		return 1;
+	staple_log(STAPLE_DEBUG, "descriptor %d is no longer the staple"
+	    " directory: the program closed it; opening it again", store.dirfd);
+	store.dirfd = -1;
+	return 0;
+}
+
+/*
+ * Whether this process may take staples from the directory `st`: one run by
+ * root or in secure execution only from a directory that root owns and root
+ * alone can write (the config file's rule), as whoever can write it
+ * chooses what the process reads. Said once when it changes.
+ */
+static int
+staple_dir_trusted(const struct stat *st)
+{
+	int trusted = (!staple_conf_secure() && geteuid() != 0) ||
+	    (st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH)));
+
+	if (!trusted && !store.dir_refused)
+		staple_log(STAPLE_ERROR, "staple directory %s: not used: a"
+		    " privileged process takes staples only from a directory"
+		    " owned by root and writable by root alone", staple_conf.dir);
+	store.dir_refused = !trusted;
+	return trusted;
+}
+
+/*
+ * A new descriptor for the staple directory, opened through store.dirfd if
+ * that is still libstaple's; -1 when there is none, with *refused set when
+ * the directory is not trusted (staple_dir_trusted).
+ */
+static int
+staple_dir_dup(int *refused)
+{
+	struct stat st;
+	int fd;
+
+	if (!staple_dir_mine(&st))
+		return -1;
+	if ((fd = openat(store.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		staple_skip(staple_conf.dir, strerror(errno));
+		return -1;
+	}
+	/* another thread of the program may have closed and reused it since */
+	if (fstat(fd, &st) != 0 || st.st_dev != store.dir_dev ||
+	    st.st_ino != store.dir_ino) {
+		close(fd);
+		return -1;
+	}
+	if (!staple_dir_trusted(&st)) {
+		close(fd);
+		*refused = 1;
+		return -1;
+	}
+	return fd;
 }
 
 /* (Re)open the staple directory by path; whether it is open now. */
@@ -461,17 +609,24 @@ static int
 staple_dir_open(void)
 {
 	int fd = open(staple_conf.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st, old;
 
+	if (fd >= 0 && fstat(fd, &st) != 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0) {
 		if (errno != store.dir_errno)
 			staple_log(STAPLE_WARN, "staple directory %s: %s",
 			    staple_conf.dir, strerror(errno));
 		store.dir_errno = errno;
-		return store.dirfd >= 0;
+		return staple_dir_mine(&old);
 	}
-	if (store.dirfd >= 0)
+	if (staple_dir_mine(&old))
 		close(store.dirfd);
 	store.dirfd = fd;
+	store.dir_dev = st.st_dev;
+	store.dir_ino = st.st_ino;
 	store.dir_errno = 0;
 	memset(&store.dir, 0, sizeof(store.dir));
 	return 1;
@@ -487,10 +642,9 @@ staple_dir_changed(time_t now)
 {
 	struct stat fst, pst;
 
-	if (store.dirfd < 0 || fstat(store.dirfd, &fst) != 0 ||
-	    (stat(staple_conf.dir, &pst) == 0 &&
+	if (!staple_dir_mine(&fst) || (stat(staple_conf.dir, &pst) == 0 &&
 	    (pst.st_dev != fst.st_dev || pst.st_ino != fst.st_ino))) {
-		if (!staple_dir_open() || fstat(store.dirfd, &fst) != 0)
+		if (!staple_dir_open() || !staple_dir_mine(&fst))
 			return 0;
 	}
 	if (fst.st_ino == store.dir.st_ino && fst.st_dev == store.dir.st_dev &&
@@ -505,53 +659,28 @@ staple_dir_changed(time_t now)
 	return 1;
 }
 
-/* Whether a watched CERTFILE.ocsp appeared, changed or went away. */
-static int
-staple_watch_changed(const struct staple_snapshot *s)
-{
-	int n = __atomic_load_n(&watch_count, __ATOMIC_ACQUIRE);
-	const struct staple_file *f;
-	struct stat st;
-
-	for (int i = 0; i < n; i++) {
-		f = staple_snapshot_file(s, watch[i]);
-		if (stat(watch[i], &st) != 0) {
-			if (f != NULL)
-				return 1;
-			continue;
-		}
-		if (f == NULL || f->ino != st.st_ino || f->dev != st.st_dev ||
-		    f->size != st.st_size ||
-		    f->mtime.tv_sec != st.st_mtim.tv_sec ||
-		    f->mtime.tv_nsec != st.st_mtim.tv_nsec)
-			return 1;
-	}
-	return 0;
-}
-
-/* Rebuild if anything changed; `force` rebuilds regardless. One thread only. */
+/*
+ * Read again what changed: the whole directory when its entries changed (or
+ * `force`), else the files due for a stat() (staple_sweep_dir), and the
+ * watched files. One thread only.
+ */
 static void
 staple_store_check(int force)
 {
-	struct staple_snapshot *s;
 	time_t now = time(NULL);
-	int changed, learned;
+	int full, changed, learned;
 
 	__atomic_store_n(&store.next_check, now + staple_conf.reload_interval,
 	    __ATOMIC_RELAXED);
-	changed = staple_dir_changed(now);
-	s = staple_snapshot_hold();
-	changed |= staple_watch_changed(s);
-	staple_snapshot_release(s);
+	full = staple_dir_changed(now) || force;
 	learned = store.issuers_gen != staple_issuers_generation();
 	store.issuers_gen = staple_issuers_generation();
-	if (!changed && !force && !learned)
-		return;
 	ossl.ERR_set_mark();
-	if (changed || force)
-		staple_store_rebuild();
-	staple_vet_start();
-	staple_store_vet();
+	changed = staple_store_rebuild(full);
+	if (changed || force || learned) {
+		staple_vet_start();
+		staple_store_vet();
+	}
 	ossl.ERR_pop_to_mark();
 }
 
@@ -610,28 +739,94 @@ staple_store_reload(void)
 	staple_store_unclaim();
 }
 
+/*
+ * Publish the current snapshot with the watched file `path` read now, if it
+ * exists: read by the process loading the certificate (nginx's master, as
+ * root), without a whole check per certificate. Holding the claim.
+ */
+static void
+staple_store_add(const char *path)
+{
+	struct staple_snapshot *s = NULL, *old = staple_snapshot_hold();
+	struct staple_file *f;
+	size_t n = old != NULL ? old->nfiles : 0, at = 0;
+	int nomem = 0;
+
+	if (staple_snapshot_file(old, path) != NULL ||
+	    (f = staple_load(AT_FDCWD, path, 0, path, NULL, &nomem)) == NULL)
+		goto done;
+	if ((s = calloc(1, sizeof(*s))) != NULL)
+		s->refs = 1;
+	if (s == NULL || (s->files = calloc(n + 1, sizeof(*s->files))) == NULL) {
+		staple_file_release(f);
+		goto fail;
+	}
+	/* in order: one pass, not a sort, per certificate a program loads */
+	while (at < n && strcmp(old->files[at]->name, path) < 0)
+		at++;
+	for (size_t i = 0; i < n; i++) {
+		staple_file_hold(old->files[i]);
+		s->files[i < at ? i : i + 1] = old->files[i];
+	}
+	s->files[at] = f;
+	s->nfiles = n + 1;
+	if (!staple_snapshot_index(s))
+		goto fail;
+	pthread_mutex_lock(&store.lock);
+	staple_snapshot_release(store.current);
+	store.current = s;
+	pthread_mutex_unlock(&store.lock);
+	s = NULL;
+	goto done;
+fail:
+	staple_log(STAPLE_ERROR, "out of memory loading staples");
+done:
+	staple_snapshot_release(s);
+	staple_snapshot_release(old);
+}
+
 void
 staple_store_watch(const char *certfile)
 {
-	char path[PATH_MAX], *ocsp;
-	int n;
+	char cwd[PATH_MAX], *ocsp, **grown;
+	size_t i;
+	int r;
 
-	if (realpath(certfile, path) == NULL ||
-	    asprintf(&ocsp, "%s.ocsp", path) < 0)
+	/*
+	 * The name the program gave, made absolute (daemons change directory)
+	 * but not resolved: with certbot's live/cert.pem, a link to
+	 * archive/certN.pem, the staple beside live/cert.pem is the one meant,
+	 * after each renewal too.
+	 */
+	while (certfile[0] == '.' && certfile[1] == '/')
+		certfile += 2;
+	if (certfile[0] == '/')
+		r = asprintf(&ocsp, "%s.ocsp", certfile);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		r = asprintf(&ocsp, "%s/%s.ocsp", strcmp(cwd, "/") ? cwd : "",
+		    certfile);
+	else
+		return;
+	if (r < 0)
 		return;
 	staple_store_open();
 	while (!staple_store_claim())
 		sched_yield();	/* setup time: a check in progress is short */
-	n = __atomic_load_n(&watch_count, __ATOMIC_ACQUIRE);
-	for (int i = 0; i < n; i++)
-		if (strcmp(watch[i], ocsp) == 0)
-			n = -1;
-	if (n < 0 || n == WATCH_MAX) {
+	for (i = 0; i < watch_count && strcmp(watch[i], ocsp) != 0; i++)
+		;
+	if (i < watch_count) {
+		free(ocsp);
+	} else if (watch_count == watch_cap && (grown = realloc(watch,
+	    (watch_cap ? 2 * watch_cap : 16) * sizeof(*watch))) == NULL) {
+		staple_log(STAPLE_ERROR, "%s: not watched: out of memory", ocsp);
 		free(ocsp);
 	} else {
-		watch[n] = ocsp;
-		__atomic_store_n(&watch_count, n + 1, __ATOMIC_RELEASE);
-		staple_store_check(0);
+		if (watch_count == watch_cap) {
+			watch = grown;
+			watch_cap = watch_cap ? 2 * watch_cap : 16;
+		}
+		watch[watch_count++] = ocsp;
+		staple_store_add(ocsp);
 	}
 	staple_store_unclaim();
 }

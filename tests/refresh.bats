@@ -172,6 +172,84 @@ assert d["summary"] == {"certificates": 4, "fetched": 1, "fresh": 1, "no_ocsp": 
     [ "$(ls "$T/staples")" = "$before" ]
 }
 
+@test "refresh: 'certs =' with 70 patterns: the 70th is refreshed too" {
+    responder
+    mkdir "$T/many"
+    local pats=() i
+    for i in $(seq 69); do
+        cp "$FLEET/plain/fullchain.pem" "$T/many/p$i.pem"
+        pats+=("p$i.pem")
+    done
+    cp "$FLEET/leaf2/fullchain.pem" "$T/many/leaf.pem"
+    printf 'dir = %s\ncerts = %s leaf.pem\n' "$T/staples" "${pats[*]}" >"$LIBSTAPLE_CONF"
+    run bash -c 'cd "$1" && "$2" refresh --jobs 4' - "$T/many" "$CTL"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 70 certificates: 1 fetched, 0 fresh, 69 without OCSP, 0 failed" ]
+}
+
+# unit_copy: the refresh unit, running this tree's staplectl, in $T/unit.
+unit_copy() {
+    mkdir -p "$T/unit"
+    sed "s|^ExecStart=/usr/bin/staplectl|ExecStart=$CTL|" \
+        "$TOP/examples/refresh/staple-refresh.service" >"$T/unit/staple-refresh.service"
+}
+
+@test "the refresh unit: systemd-analyze verify finds nothing to say" {
+    command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
+    unit_copy
+    run systemd-analyze verify --man=no "$T/unit/staple-refresh.service"
+    [ "$status" -eq 0 ]
+    [ "$output" = "" ]
+    # it is sandboxed
+    for key in NoNewPrivileges=yes ProtectSystem=strict ReadWritePaths=/var/lib/libstaple \
+        CapabilityBoundingSet= SystemCallFilter=@system-service \
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"; do
+        grep -qx -- "$key" "$T/unit/staple-refresh.service"
+    done
+}
+
+@test "a refresh confined as the unit confines it: read-only system but the staple directory, no capabilities" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root"
+    unshare -m true || skip "no mount namespaces here"
+    responder
+    # the unit's ProtectSystem=strict + ReadWritePaths= and its empty
+    # capability set, as far as they can be had without systemd
+    run unshare -m bash -c '
+        mount --make-rprivate / &&
+        mount --bind "$1" "$1" &&
+        mount -o remount,bind,ro / &&
+        mount -o remount,bind,rw "$1" &&
+        if touch "$1/../outside" 2>/dev/null; then echo "not confined"; exit 9; fi &&
+        exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all \
+            "$2" refresh --dir "$1" "$3"' - "$T/staples" "$CTL" "$FLEET/leaf3/fullchain.pem"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    [ "$(ls "$T/staples" | wc -l)" -eq 1 ]
+}
+
+@test "the refresh unit under systemd (systemd-run with its [Service] settings), where systemd runs" {
+    [[ -d /run/systemd/system ]] || skip "systemd is not running here"
+    responder
+    local props=() line
+    while IFS= read -r line; do
+        case $line in
+            ''|'#'*|'['*|Type=*|ExecStart=*|ReadWritePaths=*) ;;
+            *) props+=(-p "$line") ;;
+        esac
+    done < <(sed -n '/^\[Service\]/,$p' "$TOP/examples/refresh/staple-refresh.service")
+    # the test's fleet and staple directory are under /tmp: PrivateTmp would hide them
+    mkdir -p "$TOP/tests/.work/unit-run" && rm -rf "$TOP/tests/.work/unit-run"/*
+    cp -r "$FLEET/leaf4" "$TOP/tests/.work/unit-run/" && mkdir "$TOP/tests/.work/unit-run/staples"
+    run systemd-run --wait --pipe --collect --quiet "${props[@]}" \
+        -p ReadWritePaths="$TOP/tests/.work/unit-run/staples" \
+        "$CTL" refresh --dir "$TOP/tests/.work/unit-run/staples" \
+        "$TOP/tests/.work/unit-run/leaf4/fullchain.pem"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+}
+
 @test "refresh: started with SIGCHLD ignored, it still finishes" {
     responder
     # a shell that ignores SIGCHLD passes that on through exec

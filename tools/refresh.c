@@ -21,8 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "../preload/config.h"
 #include "../preload/issuers.h"
@@ -54,16 +52,17 @@ struct options {
 static X509 *
 load_certs(const char *file, STACK_OF(X509) *certs)
 {
-	BIO *in = BIO_new_file(file, "r");
+	BIO *in = ossl.BIO_new_file(file, "r");
 	X509 *x, *first = NULL;
 
-	while (in != NULL && (x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+	while (in != NULL &&
+	    (x = ossl.PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
 		if (first == NULL)
 			first = x;
 		sk_X509_push(certs, x);
 	}
-	BIO_free(in);
-	ERR_clear_error();
+	ossl.BIO_free(in);
+	ossl.ERR_clear_error();
 	return first;
 }
 
@@ -109,7 +108,7 @@ staple_fresh(const char *path, X509 *leaf, X509 *issuer, time_t *next,
 		break;
 	}
 	staple_file_release(f);
-	ERR_clear_error();
+	ossl.ERR_clear_error();
 	return fresh;
 }
 
@@ -119,7 +118,7 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 {
 	struct ctl_cert c = { .file = file, .certs = sk_X509_new_null() };
 	struct ctl_result r = { .verdict = -1 };
-	X509_STORE *store = o->cafile ? X509_STORE_new() : NULL;
+	X509_STORE *store = o->cafile ? ossl.X509_STORE_new() : NULL;
 	const char *why;
 	char name[256], *url = NULL;
 
@@ -135,7 +134,7 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 		goto done;
 	}
 	if (store != NULL)
-		X509_STORE_load_locations(store, o->cafile, NULL);
+		ossl.X509_STORE_load_locations(store, o->cafile, NULL);
 	if ((c.issuer = ctl_find_issuer(c.leaf, c.certs, store)) == NULL) {
 		snprintf(out->reason, sizeof(out->reason), "no issuer: the file"
 		    " holds no certificate that issued the leaf%s",
@@ -165,9 +164,9 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 	}
 done:
 	free(url);
-	X509_STORE_free(store);
-	X509_free(c.issuer);
-	sk_X509_pop_free(c.certs, X509_free);
+	ossl.X509_STORE_free(store);
+	ossl.X509_free(c.issuer);
+	sk_X509_pop_free(c.certs, ossl.X509_free);
 }
 
 /* A running child: the certificate it works on and the pipe it answers on. */
@@ -333,7 +332,7 @@ ctl_refresh(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct options o = { .dir = staple_conf.dir, .jobs = 4, .timeout = 10 };
-	char *conf_certs[64], *copy = NULL, *tok, *save;
+	char **conf_certs = NULL, *copy = NULL, *tok, *save;
 	size_t nconf = 0, n, counts[4] = { 0 };
 	struct outcome *outs;
 	glob_t g;
@@ -358,8 +357,13 @@ ctl_refresh(int argc, char **argv)
 	}
 	if (optind == argc) {
 		/* `certs =` in the config file: globs separated by white space */
+		/* as many patterns as it has: at most one per two characters */
 		copy = strdup(staple_conf.certs);
-		for (tok = strtok_r(copy, " \t", &save); tok && nconf < 64;
+		conf_certs = calloc(strlen(staple_conf.certs) / 2 + 1,
+		    sizeof(*conf_certs));
+		if (copy == NULL || conf_certs == NULL)
+			ctl_die("refresh", "out of memory");
+		for (tok = strtok_r(copy, " \t", &save); tok != NULL;
 		    tok = strtok_r(NULL, " \t", &save))
 			conf_certs[nconf++] = tok;
 		if (nconf == 0)
@@ -392,6 +396,7 @@ ctl_refresh(int argc, char **argv)
 		    counts[R_FRESH], counts[R_NO_URL], counts[R_FAILED]);
 	free(outs);
 	free(copy);
+	free(conf_certs);
 	globfree(&g);
 	return counts[R_FAILED] ? 1 : 0;
 }
