@@ -123,7 +123,8 @@ FUZZ_CC = clang
 FUZZ_SECONDS = 120
 FUZZ_FLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c \
-	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c preload/der.c
+	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c preload/der.c \
+	preload/when.c
 FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config tests/.work/fuzz_der
 fuzz-build: $(FUZZ_TARGETS)
 tests/.work/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB) $(HDRS)
