@@ -15,7 +15,7 @@ WARN = -Wall -Wextra $(WERROR)
 # glibc_floor.h binds the calls whose symbol version changed since glibc
 # 2.17 to their old versions (it explains why), so one build runs on 2.17+.
 FLOOR = -include preload/glibc_floor.h
-STAPLE_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS)
+STAPLE_CFLAGS = -std=gnu99 -fPIC -fvisibility=hidden $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS)
 # No -lssl/-lcrypto: OpenSSL is found in the host process at run time, and
 # -z defs turns any direct call into OpenSSL into a link error.
 STAPLE_LDFLAGS = -shared -Wl,-z,defs -Wl,-z,now -Wl,--version-script=preload/exports.map $(LDFLAGS)
@@ -37,43 +37,53 @@ libstaple.so: $(OBJS) preload/exports.map
 preload/%.o: preload/%.c $(HDRS)
 	$(CC) $(STAPLE_CFLAGS) -c -o $@ $<
 
-# staplectl: the same verifier and store code, linked with libssl directly
-# (--no-as-needed: its symbol table is filled from libssl, like the preload's).
-CTL_OBJS = $(filter-out preload/interpose.o,$(OBJS))
+# staplectl: the same verifier and store code, and no link-time OpenSSL
+# either: it dlopen()s the host's libssl (1.0.2, 1.1.1 or 3.x) at start and
+# fills the same symbol table as the preload (-z defs: a direct call fails).
+CTL_OBJS = $(filter-out preload/interpose.o preload/real.o,$(OBJS))
 # tools/start.c starts it on glibc 2.17+ (crt1.o of 2.34+ cannot).
 CTL_SRCS = $(wildcard tools/*.c)
 staplectl: $(CTL_SRCS) tools/staplectl.h $(CTL_OBJS) $(HDRS)
-	$(CC) -std=gnu11 $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
+	$(CC) -std=gnu99 $(WARN) $(FLOOR) $(CPPFLAGS) $(CFLAGS) -DSTAPLE_VERSION='"$(VERSION)"' \
 		-o $@ $(CTL_SRCS) $(CTL_OBJS) \
-		$(LDFLAGS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
+		$(LDFLAGS) -Wl,-z,defs $(LIBS)
+
+# every header of tools/ (staplectl check's own among them)
+staplectl: $(wildcard tools/*.h)
 
 # A small client with its own status callback, for the tests.
 tests/.work/statuscb: tests/lib/statuscb.c
 	mkdir -p tests/.work
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
 
 # Hostile OCSP responses that `openssl ocsp` cannot make (tests/lib/pki-hostile.sh).
 tests/.work/mkocsp: tests/lib/mkocsp.c
 	mkdir -p tests/.work
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
 
 # A plain TLS client the system-wide tests install setuid root (tests/systemwide.bats).
 tests/.work/suid_client: tests/lib/suid_client.c
 	mkdir -p tests/.work
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+
+# Two OpenSSL libraries in one process (tests/legacy.bats builds the plug-in
+# against another libssl).
+tests/.work/twossl: tests/lib/twossl.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -Wl,--no-as-needed -lssl -lcrypto -ldl
 
 # A server that closes every descriptor after setup (tests/server-descriptors.bats).
 tests/.work/fdsweep: tests/lib/fdsweep.c
 	mkdir -p tests/.work
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lssl -lcrypto
 
 # A shim that swaps a file right after readdir() returns it (tests/server-hardening.bats).
 tests/.work/swap_readdir.so: tests/lib/swap_readdir.c
 	mkdir -p tests/.work
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
-TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client tests/.work/fdsweep \
-	tests/.work/swap_readdir.so
+TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client \
+	tests/.work/twossl tests/.work/fdsweep tests/.work/swap_readdir.so
 
 # `make test TESTS="tests/a.bats tests/b.bats"` runs only those files.
 TESTS =
@@ -104,7 +114,7 @@ check-asan: $(SRCS) $(HDRS) preload/exports.map all $(TEST_TOOLS)
 # fuzz/regressions/TARGET/ and replayed by the test suite (tests/fuzz.bats).
 FUZZ_CC = clang
 FUZZ_SECONDS = 120
-FUZZ_FLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c \
 	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c preload/der.c
 FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config tests/.work/fuzz_der
@@ -163,6 +173,7 @@ DEB_INPUTS = Makefile $(SRCS) $(HDRS) preload/exports.map $(CTL_SRCS) tools/stap
 	examples/refresh/staple-refresh.service examples/refresh/staple-refresh.timer \
 	$(wildcard debian/* debian/source/*)
 deb: $(DEB)
+$(DEB): $(wildcard tools/*.h)
 $(DEB): $(DEB_INPUTS)
 	rm -rf $(dir $@) && mkdir -p $(dir $@)src
 	tar -c --exclude=./.git --exclude=./tests/.work --exclude='*.o' \

@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include "../preload/config.h"
 #include "../preload/ossl.h"
 #include "../preload/staple.h"
+
+/*
+ * The targets link libssl and libcrypto and call these directly; the rest
+ * of their declarations are the library's (openssl-abi.h).
+ */
+X509 *X509_new(void);
+unsigned long ERR_peek_error(void);
+#define OPENSSL_free(p) CRYPTO_free((p), __FILE__, __LINE__)
 
 /* Configuration (environment first), symbols, digests; aborts if unusable. */
 static inline void

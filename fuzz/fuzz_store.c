@@ -9,8 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "../preload/store.h"
 #include "fuzz.h"
 

@@ -24,9 +24,10 @@ static char late_mark;
 int
 staple_client_init(void)
 {
-	ssl_index = staple_ex_index_ssl(NULL);
+	/* static marks: a copy SSL_dup makes of one frees nothing */
+	ssl_index = staple_ex_index_ssl(NULL, NULL);
 	if (ossl.legacy)
-		late_index = staple_ex_index_ssl(NULL);
+		late_index = staple_ex_index_ssl(NULL, NULL);
 	return ssl_index >= 0 && (!ossl.legacy || late_index >= 0);
 }
 
@@ -88,14 +89,17 @@ staple_policy_rejects(int policy, int verdict, int must)
  * certificate must match (as Postfix's secure and verify levels do, under
  * SSL_VERIFY_NONE and a callback). A program that merely looks at the
  * result afterwards cannot be told from one that goes on regardless
- * (Postfix's may level, which then retries in plaintext).
+ * (Postfix's may level, which then retries in plaintext), unless the
+ * operator said this program is one that judges afterwards (verifies =
+ * after-handshake): then its chain counts when it verified.
  */
 static int
 staple_client_requires(SSL *s)
 {
 	X509_VERIFY_PARAM *param;
 
-	if (ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER)
+	if (staple_conf.verifies_after ||
+	    (ossl.SSL_get_verify_mode(s) & SSL_VERIFY_PEER))
 		return 1;
 	if ((param = ossl.SSL_get0_param(s)) == NULL)
 		return 0;

@@ -152,6 +152,42 @@ staple_compat_keep_chain(SSL *s, X509_STORE_CTX *ctx)
 		    (void (*)(void *))ossl.X509_free);
 }
 
+/*
+ * The dup callback of the 1.0.2 chain slot: SSL_dup copies every ex_data
+ * pointer after calling this, so the copy gets its own stack (the same
+ * certificates, one more reference each) or none, never the original's:
+ * two SSL objects would free one stack.
+ */
+static int
+staple_chain_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from,
+    void **from_d, int idx, long argl, void *argp)
+{
+	OPENSSL_STACK *copy = NULL;
+	int i, n;
+
+	(void)to, (void)from, (void)idx, (void)argl, (void)argp;
+	if (*from_d == NULL || (copy = ossl.OPENSSL_sk_new_null()) == NULL)
+		goto out;
+	n = ossl.OPENSSL_sk_num(*from_d);
+	for (i = 0; i < n; i++) {
+		X509 *x = ossl.OPENSSL_sk_value(*from_d, i);
+
+		if (!staple_x509_up_ref(x))
+			break;
+		if (!ossl.OPENSSL_sk_push(copy, x)) {
+			ossl.X509_free(x);
+			break;
+		}
+	}
+	if (i < n) {
+		ossl.OPENSSL_sk_pop_free(copy, (void (*)(void *))ossl.X509_free);
+		copy = NULL;
+	}
+ out:
+	*from_d = copy;
+	return 1;
+}
+
 /* The free callback of the 1.0.2 chain slot. */
 static void
 staple_chain_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
@@ -311,28 +347,31 @@ staple_single_id(OCSP_SINGLERESP *single)
 
 /* A 1.0.2 index from `fn`, never 0 (SSL_get_app_data's). */
 static int
-staple_legacy_index(staple_ex_new_index_fn *fn, CRYPTO_EX_free *free_fn)
+staple_legacy_index(staple_ex_new_index_fn *fn, CRYPTO_EX_dup *dup_fn,
+    CRYPTO_EX_free *free_fn)
 {
 	int index = fn(0, NULL, NULL, NULL, NULL);
 
 	/* the throwaway has no callbacks, so index 0 stays the program's */
-	return index < 0 ? -1 : fn(0, NULL, NULL, NULL, free_fn);
+	return index < 0 ? -1 : fn(0, NULL, NULL, dup_fn, free_fn);
 }
 
 int
-staple_ex_index_ssl(CRYPTO_EX_free *free_fn)
+staple_ex_index_ssl(CRYPTO_EX_dup *dup_fn, CRYPTO_EX_free *free_fn)
 {
 	if (ossl.legacy)
-		return staple_legacy_index(ossl.SSL_get_ex_new_index, free_fn);
+		return staple_legacy_index(ossl.SSL_get_ex_new_index, dup_fn,
+		    free_fn);
 	return ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL,
-	    NULL, free_fn);
+	    dup_fn, free_fn);
 }
 
 int
 staple_ex_index_ctx(CRYPTO_EX_free *free_fn)
 {
 	if (ossl.legacy)
-		return staple_legacy_index(ossl.SSL_CTX_get_ex_new_index, free_fn);
+		return staple_legacy_index(ossl.SSL_CTX_get_ex_new_index, NULL,
+		    free_fn);
 	return ossl.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL,
 	    NULL, NULL, free_fn);
 }
@@ -342,6 +381,6 @@ staple_compat_init(void)
 {
 	if (!ossl.legacy)
 		return 1;
-	chain_index = staple_ex_index_ssl(staple_chain_free);
+	chain_index = staple_ex_index_ssl(staple_chain_dup, staple_chain_free);
 	return chain_index >= 0;
 }

@@ -89,9 +89,10 @@ const OCSP_CERTID *staple_single_id(OCSP_SINGLERESP *single);
 /*
  * A new ex_data index for SSL objects or SSL_CTX objects, with `free_fn`
  * run on each object's value when it is freed; -1 on failure. Never index
- * 0 in 1.0.2, which SSL_get_app_data uses.
+ * 0 in 1.0.2, which SSL_get_app_data uses. SSL_dup copies every SSL value
+ * after `dup_fn` (if any) had its say: a value that is freed needs one.
  */
-int staple_ex_index_ssl(CRYPTO_EX_free *free_fn);
+int staple_ex_index_ssl(CRYPTO_EX_dup *dup_fn, CRYPTO_EX_free *free_fn);
 int staple_ex_index_ctx(CRYPTO_EX_free *free_fn);
 
 /* Set up what compat needs (the 1.0.2 chain slot); 0 on failure. */

@@ -172,6 +172,16 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 			    " no)", file, line, v);
 		return 1;
 	}
+	if (strcmp(key, "verifies") == 0) {
+		if (strcmp(v, "after-handshake") == 0 ||
+		    strcmp(v, "in-handshake") == 0)
+			staple_conf.verifies_after =
+			    strcmp(v, "after-handshake") == 0;
+		else
+			staple_log(STAPLE_ERROR, "%s:%d: bad verifies '%s'"
+			    " (in-handshake or after-handshake)", file, line, v);
+		return 1;
+	}
 	if (strcmp(key, "log_level") == 0) {
 		if ((level = staple_log_level_parse(v)) < 0)
 			staple_log(STAPLE_ERROR, "%s:%d: bad log_level '%s'",
@@ -242,7 +252,9 @@ staple_conf_host(const char *name)
 
 /*
  * Whether a [program NAME] section is about this process: NAME is the base
- * name it was started as (argv[0], what ps shows) or of its executable.
+ * name it was started as (argv[0], what ps shows) or of its executable. In
+ * a secure-execution process the executable's only: argv[0] is its
+ * invoker's to choose (`exec -a`), like its environment.
  */
 static int
 staple_conf_is_me(const char *name)
@@ -251,7 +263,8 @@ staple_conf_is_me(const char *name)
 	const char *base;
 	ssize_t n;
 
-	if (strcmp(name, program_invocation_short_name) == 0)
+	if (!staple_conf_secure() &&
+	    strcmp(name, program_invocation_short_name) == 0)
 		return 1;
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
 		return 0;
@@ -421,6 +434,7 @@ staple_conf_load(void)
 	staple_conf.log_interval = 600;
 	staple_conf.security_level = 2;
 	staple_conf.enabled = 1;
+	staple_conf.verifies_after = 0;
 
 	/* The environment's log settings apply while the file is read, too. */
 	level = env.has_level ? staple_log_level_parse(env.level) : -1;

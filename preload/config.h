@@ -37,6 +37,12 @@ struct staple_conf {
 	long log_interval;	/* seconds between repeats of one condition */
 	long security_level;	/* a staple served must pass this level (0-5) */
 	int enabled;		/* 0: step aside (enabled = no) */
+	/*
+	 * 1 (verifies = after-handshake): the program authenticates the
+	 * server by its verification result after the handshake (nginx's
+	 * proxy_ssl_verify), so a chain that verified is held to its staple
+	 */
+	int verifies_after;
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
 	struct staple_host *hosts;

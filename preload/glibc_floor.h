@@ -9,7 +9,7 @@
  * found"). For a preload library that stops every program of the host.
  * Built on glibc 2.34+ the references that need care are:
  *
- * - dlopen, dlsym, dladdr, dlclose, pthread_once (moved from libdl and
+ * - dlopen, dlsym, dladdr, dlclose, dlerror, pthread_once (moved from libdl and
  *   libpthread into libc in 2.34: new default version GLIBC_2.34, the old
  *   one kept as a compat symbol). The .symver lines below bind them to the
  *   architecture's oldest version, which every glibc since has exported.
@@ -49,6 +49,7 @@ STAPLE_SYMVER(dlopen, STAPLE_GLIBC_OLD_DLOPEN);
 STAPLE_SYMVER(dlsym, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(dladdr, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(dlclose, STAPLE_GLIBC_OLD);
+STAPLE_SYMVER(dlerror, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(pthread_once, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(glob, STAPLE_GLIBC_OLD);
 #endif

@@ -1,15 +1,18 @@
 /*
  * interpose.c - the entry points libstaple exports into the host process.
  *
- * These are the only symbols libstaple.so exports. Each one finds the real
- * function in the host's own libssl, calls it, and adds libstaple's setup:
- * every SSL_CTX gets libstaple's status callback; a program that installs
- * its own keeps it, chained behind libstaple's.
+ * These are the only symbols libstaple.so exports. Each one calls the real
+ * function of the libssl its caller is bound to (real.h), and when that is
+ * the libssl libstaple serves, adds libstaple's setup: every SSL_CTX gets
+ * libstaple's status callback; a program that installs its own keeps it,
+ * chained behind libstaple's. Calls bound to any other libssl in the
+ * process pass through untouched.
  *
  * libssl calls SSL_CTX_ctrl and friends internally too, so these hooks are
  * cheap pass-throughs for everything but the few commands they handle.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -20,6 +23,7 @@
 #include "issuers.h"
 #include "log.h"
 #include "ossl.h"
+#include "real.h"
 #include "server.h"
 #include "staple.h"
 #include "store.h"
@@ -41,6 +45,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static const void *init_caller;
 static int active;		/* 1 once set up; 0: step aside (pass through) */
 static int init_done;		/* staple_init_once has run */
+static int stepped_aside;	/* init_done, and not active */
 static int ctx_index = -1;
 
 /* Only the environment at load: a process that never uses TLS opens nothing. */
@@ -115,6 +120,8 @@ staple_init_once(void)
 {
 	if (staple_setup())
 		__atomic_store_n(&active, 1, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&stepped_aside, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
 }
 
@@ -125,17 +132,12 @@ staple_active(void)
 	return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Set libstaple up on first use; whether it is active (else pass through).
- * After the first call this is two loads: it runs on every SSL_ctrl.
- */
-static int
-staple_init(const void *caller)
+/* The first call: set libstaple up; whether it is active. */
+static __attribute__((noinline)) int
+staple_init_first(const void *caller)
 {
 	const void *none = NULL;
 
-	if (__atomic_load_n(&init_done, __ATOMIC_ACQUIRE))
-		return staple_active();
 	staple_ossl_origin(caller);
 	__atomic_compare_exchange_n(&init_caller, &none, caller, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
@@ -143,9 +145,86 @@ staple_init(const void *caller)
 	return staple_active();
 }
 
-/* The real `name` for this call: the table when active, else the caller's. */
-#define STAPLE_REAL(name, caller) (staple_init(caller) ? ossl.name : \
-	(__typeof__(&name))staple_ossl_lookup(caller, #name))
+/*
+ * Set libstaple up on first use; whether it is active (else pass through).
+ * After the first call this is two loads: it runs on every SSL_ctrl.
+ */
+static inline int
+staple_init(const void *caller)
+{
+	if (__builtin_expect(__atomic_load_n(&init_done, __ATOMIC_ACQUIRE), 1))
+		return staple_active();
+	return staple_init_first(caller);
+}
+
+/*
+ * A second, different libssl in the process (a plug-in's, a Python
+ * wheel's): its callers are passed through to it; say so once, naming it.
+ */
+static int other_warned;	/* that warning was given */
+
+static __attribute__((noinline)) void
+staple_other_libssl(void *fn)
+{
+	Dl_info theirs, ours;
+	const char *(*text)(int);
+	void *handle;
+
+	if (__atomic_exchange_n(&other_warned, 1, __ATOMIC_RELAXED))
+		return;
+	if (!dladdr(fn, &theirs) || theirs.dli_fname == NULL ||
+	    !dladdr((void *)ossl.SSL_CTX_new, &ours) || ours.dli_fname == NULL)
+		return;
+	text = NULL;
+	if ((handle = dlopen(theirs.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) != NULL) {
+		if ((*(void **)&text = dlsym(handle, "OpenSSL_version")) == NULL)
+			*(void **)&text = dlsym(handle, "SSLeay_version");
+		dlclose(handle);
+	}
+	staple_log(STAPLE_WARN, "%s in %s is a second libssl in this process"
+	    " (libstaple serves %s): stepping aside for its callers",
+	    text != NULL ? text(0) : "OpenSSL", theirs.dli_fname,
+	    ours.dli_fname);
+}
+
+/*
+ * Whether libstaple serves a call whose real function is `real`: it is set
+ * up, and `real` is `ours`, the served libssl's function of that name.
+ */
+static inline int
+staple_served(void *real, void *ours)
+{
+	if (real == ours)
+		return real != NULL;
+	if (real != NULL && !__atomic_load_n(&other_warned, __ATOMIC_RELAXED))
+		staple_other_libssl(real);
+	return 0;
+}
+
+/*
+ * Set `real` to the caller's own `name`; whether libstaple serves the call
+ * (else it passes it through). Set up first: ossl is read after.
+ */
+#define STAPLE_ENTER(name, real) STAPLE_ENTER_FROM(name, real, CALLER)
+#define STAPLE_ENTER_FROM(name, real, caller) \
+	((real) = (__typeof__(&name))staple_real_find(STAPLE_HOOK_##name, \
+	    #name, (caller)), \
+	staple_init(caller) && staple_served((void *)(real), (void *)ossl.name))
+
+/*
+ * The fast path of the ctrl entry points, which programs call in loops:
+ * whether `real`, if known (not NULL: see staple_real_first), may just be
+ * called, because libstaple
+ * is set up and steps aside, or the call is for another libssl (already
+ * warned about), or it serves the call and has nothing to do with it
+ * (`boring`). Calls nothing, so that the entry point saves no register and
+ * sibling-calls `real`.
+ */
+#define STAPLE_PASS(name, real, boring) \
+	((real) != NULL && (__atomic_load_n(&stepped_aside, __ATOMIC_RELAXED) || \
+	(__atomic_load_n(&active, __ATOMIC_ACQUIRE) && \
+	((void *)(real) == (void *)ossl.name ? (boring) : \
+	__atomic_load_n(&other_warned, __ATOMIC_RELAXED)))))
 
 static struct staple_ctx *
 staple_ctx_get(const SSL_CTX *ctx)
@@ -222,33 +301,23 @@ staple_ctx_setup(SSL_CTX *ctx)
 }
 
 /*
- * Whether the caller binds to the libssl libstaple uses. A second, different
- * libssl in the process makes libstaple step aside for good: mixing objects
- * of two libraries would crash the host.
+ * 3.x's SSL_CTX_new tail-calls SSL_CTX_new_ex through its PLT: that call
+ * returns into this function, and is for this caller's libssl.
  */
-static int
-staple_same_libssl(const void *caller)
-{
-	void *theirs = staple_ossl_lookup(caller, "SSL_CTX_new");
-
-	if (theirs == NULL || theirs == (void *)ossl.SSL_CTX_new)
-		return 1;
-	__atomic_store_n(&active, 0, __ATOMIC_RELEASE);
-	staple_log(STAPLE_WARN, "two different libssl in one process;"
-	    " stepping aside");
-	return 0;
-}
-
 STAPLE_EXPORT SSL_CTX *
 SSL_CTX_new(const SSL_METHOD *meth)
 {
-	__typeof__(&SSL_CTX_new) real = STAPLE_REAL(SSL_CTX_new, CALLER);
+	__typeof__(&SSL_CTX_new) real;
+	int served = STAPLE_ENTER(SSL_CTX_new, real);
+	const void *previous;
 	SSL_CTX *ctx;
 
 	if (real == NULL)
 		return NULL;
+	previous = staple_real_outer(CALLER);
 	ctx = real(meth);
-	if (ctx != NULL && staple_init(CALLER) && staple_same_libssl(CALLER))
+	staple_real_outer(previous);
+	if (ctx != NULL && served)
 		staple_ctx_setup(ctx);
 	return ctx;
 }
@@ -256,13 +325,14 @@ SSL_CTX_new(const SSL_METHOD *meth)
 STAPLE_EXPORT SSL_CTX *
 SSL_CTX_new_ex(OSSL_LIB_CTX *libctx, const char *propq, const SSL_METHOD *meth)
 {
-	__typeof__(&SSL_CTX_new_ex) real = STAPLE_REAL(SSL_CTX_new_ex, CALLER);
+	__typeof__(&SSL_CTX_new_ex) real;
+	int served = STAPLE_ENTER(SSL_CTX_new_ex, real);
 	SSL_CTX *ctx;
 
 	if (real == NULL)
 		return NULL;
 	ctx = real(libctx, propq, meth);
-	if (ctx != NULL && staple_init(CALLER) && staple_same_libssl(CALLER))
+	if (ctx != NULL && served)
 		staple_ctx_setup(ctx);
 	return ctx;
 }
@@ -271,13 +341,13 @@ SSL_CTX_new_ex(OSSL_LIB_CTX *libctx, const char *propq, const SSL_METHOD *meth)
 STAPLE_EXPORT long
 SSL_CTX_callback_ctrl(SSL_CTX *ctx, int cmd, void (*fp)(void))
 {
-	__typeof__(&SSL_CTX_callback_ctrl) real =
-	    STAPLE_REAL(SSL_CTX_callback_ctrl, CALLER);
+	__typeof__(&SSL_CTX_callback_ctrl) real;
+	int served = STAPLE_ENTER(SSL_CTX_callback_ctrl, real);
 	struct staple_ctx *st;
 
 	if (real == NULL)
 		return 0;
-	if (cmd == SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB && staple_active() &&
+	if (cmd == SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB && served &&
 	    (st = staple_ctx_get(ctx)) != NULL) {
 		__atomic_store_n(&st->app_cb, (staple_status_fn)fp,
 		    __ATOMIC_RELEASE);
@@ -312,27 +382,41 @@ staple_chain_learn(int cmd, void *parg)
  * certificates set on a context are issuers its staples may need: look at
  * the staples again with them known.
  */
-STAPLE_EXPORT long
-SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+static __attribute__((noinline)) long
+staple_ctx_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg,
+    const void *caller)
 {
-	__typeof__(&SSL_CTX_ctrl) real = STAPLE_REAL(SSL_CTX_ctrl, CALLER);
+	__typeof__(&SSL_CTX_ctrl) real;
+	int served = STAPLE_ENTER_FROM(SSL_CTX_ctrl, real, caller);
 	struct staple_ctx *st;
 	long ret;
 
 	if (real == NULL)
 		return 0;
-	if (cmd == SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB && staple_active() &&
+	if (cmd == SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB && served &&
 	    parg != NULL && (st = staple_ctx_get(ctx)) != NULL) {
 		*(staple_status_fn *)parg = __atomic_load_n(&st->app_cb,
 		    __ATOMIC_ACQUIRE);
 		return 1;
 	}
 	ret = real(ctx, cmd, larg, parg);
-	if (staple_chain_cmd(cmd) && ret > 0 && parg != NULL && staple_active()) {
+	if (staple_chain_cmd(cmd) && ret > 0 && parg != NULL && served) {
 		staple_chain_learn(cmd, parg);
 		staple_store_refresh();
 	}
 	return ret;
+}
+
+STAPLE_EXPORT long
+SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+{
+	__typeof__(&SSL_CTX_ctrl) real = (__typeof__(&SSL_CTX_ctrl))
+	    staple_real_first(STAPLE_HOOK_SSL_CTX_ctrl, CALLER);
+
+	if (STAPLE_PASS(SSL_CTX_ctrl, real,
+	    cmd != SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB && !staple_chain_cmd(cmd)))
+		return real(ctx, cmd, larg, parg);
+	return staple_ctx_ctrl(ctx, cmd, larg, parg, CALLER);
 }
 
 /* The chain certificates `ctx` holds now (its current key's, and the extra ones). */
@@ -357,14 +441,14 @@ staple_ctx_learn(SSL_CTX *ctx)
 STAPLE_EXPORT int
 SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
 {
-	__typeof__(&SSL_CTX_use_certificate) real =
-	    STAPLE_REAL(SSL_CTX_use_certificate, CALLER);
+	__typeof__(&SSL_CTX_use_certificate) real;
+	int served = STAPLE_ENTER(SSL_CTX_use_certificate, real);
 	int ret;
 
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, x);
-	if (ret == 1 && staple_active()) {
+	if (ret == 1 && served) {
 		staple_ctx_learn(ctx);
 		staple_store_refresh();
 	}
@@ -376,14 +460,14 @@ STAPLE_EXPORT int
 SSL_CTX_use_cert_and_key(SSL_CTX *ctx, X509 *x509, EVP_PKEY *privatekey,
     STACK_OF(X509) *chain, int override)
 {
-	__typeof__(&SSL_CTX_use_cert_and_key) real =
-	    STAPLE_REAL(SSL_CTX_use_cert_and_key, CALLER);
+	__typeof__(&SSL_CTX_use_cert_and_key) real;
+	int served = STAPLE_ENTER(SSL_CTX_use_cert_and_key, real);
 	int ret;
 
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, x509, privatekey, chain, override);
-	if (ret == 1 && staple_active()) {
+	if (ret == 1 && served) {
 		staple_issuers_add_chain(chain);
 		staple_store_refresh();
 	}
@@ -394,14 +478,14 @@ SSL_CTX_use_cert_and_key(SSL_CTX *ctx, X509 *x509, EVP_PKEY *privatekey,
 STAPLE_EXPORT int
 SSL_CTX_use_certificate_file(SSL_CTX *ctx, const char *file, int type)
 {
-	__typeof__(&SSL_CTX_use_certificate_file) real =
-	    STAPLE_REAL(SSL_CTX_use_certificate_file, CALLER);
+	__typeof__(&SSL_CTX_use_certificate_file) real;
+	int served = STAPLE_ENTER(SSL_CTX_use_certificate_file, real);
 	int ret;
 
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, file, type);
-	if (ret == 1 && staple_active() && file != NULL)
+	if (ret == 1 && served && file != NULL)
 		staple_store_watch(file);
 	return ret;
 }
@@ -409,14 +493,14 @@ SSL_CTX_use_certificate_file(SSL_CTX *ctx, const char *file, int type)
 STAPLE_EXPORT int
 SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
 {
-	__typeof__(&SSL_CTX_use_certificate_chain_file) real =
-	    STAPLE_REAL(SSL_CTX_use_certificate_chain_file, CALLER);
+	__typeof__(&SSL_CTX_use_certificate_chain_file) real;
+	int served = STAPLE_ENTER(SSL_CTX_use_certificate_chain_file, real);
 	int ret;
 
 	if (real == NULL)
 		return 0;
 	ret = real(ctx, file);
-	if (ret == 1 && staple_active() && file != NULL) {
+	if (ret == 1 && served && file != NULL) {
 		staple_ctx_learn(ctx);
 		staple_store_watch(file);
 	}
@@ -431,13 +515,13 @@ STAPLE_EXPORT void
 SSL_CTX_set_cert_verify_callback(SSL_CTX *ctx,
     int (*cb)(X509_STORE_CTX *, void *), void *arg)
 {
-	__typeof__(&SSL_CTX_set_cert_verify_callback) real =
-	    STAPLE_REAL(SSL_CTX_set_cert_verify_callback, CALLER);
+	__typeof__(&SSL_CTX_set_cert_verify_callback) real;
+	int served = STAPLE_ENTER(SSL_CTX_set_cert_verify_callback, real);
 	struct staple_ctx *st;
 
 	if (real == NULL)
 		return;
-	if (staple_active() && ossl.legacy && (st = staple_ctx_get(ctx)) != NULL) {
+	if (served && ossl.legacy && (st = staple_ctx_get(ctx)) != NULL) {
 		pthread_mutex_lock(&st->lock);
 		st->app_verify = cb;
 		st->app_verify_arg = arg;
@@ -451,13 +535,14 @@ SSL_CTX_set_cert_verify_callback(SSL_CTX *ctx,
 STAPLE_EXPORT SSL *
 SSL_new(SSL_CTX *ctx)
 {
-	__typeof__(&SSL_new) real = STAPLE_REAL(SSL_new, CALLER);
+	__typeof__(&SSL_new) real;
+	int served = STAPLE_ENTER(SSL_new, real);
 	SSL *s;
 
 	if (real == NULL)
 		return NULL;
 	s = real(ctx);
-	if (s != NULL && staple_active() && !ossl.SSL_is_server(s))
+	if (s != NULL && served && !ossl.SSL_is_server(s))
 		staple_client_prepare(s);
 	return s;
 }
@@ -466,13 +551,13 @@ SSL_new(SSL_CTX *ctx)
 STAPLE_EXPORT void
 SSL_set_connect_state(SSL *s)
 {
-	__typeof__(&SSL_set_connect_state) real =
-	    STAPLE_REAL(SSL_set_connect_state, CALLER);
+	__typeof__(&SSL_set_connect_state) real;
+	int served = STAPLE_ENTER(SSL_set_connect_state, real);
 
 	if (real == NULL)
 		return;
 	real(s);
-	if (staple_active())
+	if (served)
 		staple_client_prepare(s);
 }
 
@@ -480,23 +565,36 @@ SSL_set_connect_state(SSL *s)
  * Command 55 (SNI name): the per-host policy may differ from the default.
  * Chain commands on a connection: issuers its staples may need.
  */
-STAPLE_EXPORT long
-SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
+static __attribute__((noinline)) long
+staple_ssl_ctrl(SSL *s, int cmd, long larg, void *parg, const void *caller)
 {
-	__typeof__(&SSL_ctrl) real = STAPLE_REAL(SSL_ctrl, CALLER);
+	__typeof__(&SSL_ctrl) real;
+	int served = STAPLE_ENTER_FROM(SSL_ctrl, real, caller);
 	long ret;
 
 	if (real == NULL)
 		return 0;
 	ret = real(s, cmd, larg, parg);
-	if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && ret == 1 && staple_active() &&
+	if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && ret == 1 && served &&
 	    !ossl.SSL_is_server(s))
 		staple_client_prepare(s);
 	/* a connection's own chain: its issuer is vetted in the next check */
 	else if (staple_chain_cmd(cmd) && ret > 0 && parg != NULL &&
-	    staple_active())
+	    served)
 		staple_chain_learn(cmd, parg);
 	return ret;
+}
+
+STAPLE_EXPORT long
+SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
+{
+	__typeof__(&SSL_ctrl) real = (__typeof__(&SSL_ctrl))
+	    staple_real_first(STAPLE_HOOK_SSL_ctrl, CALLER);
+
+	if (STAPLE_PASS(SSL_ctrl, real,
+	    cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME && !staple_chain_cmd(cmd)))
+		return real(s, cmd, larg, parg);
+	return staple_ssl_ctrl(s, cmd, larg, parg, CALLER);
 }
 
 /*
@@ -506,11 +604,12 @@ SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
 STAPLE_EXPORT int
 SSL_set_session(SSL *s, SSL_SESSION *sess)
 {
-	__typeof__(&SSL_set_session) real = STAPLE_REAL(SSL_set_session, CALLER);
+	__typeof__(&SSL_set_session) real;
+	int served = STAPLE_ENTER(SSL_set_session, real);
 
 	if (real == NULL)
 		return 0;
-	if (sess != NULL && staple_active() && !staple_client_may_resume(s, sess)) {
+	if (sess != NULL && served && !staple_client_may_resume(s, sess)) {
 		staple_log(STAPLE_INFO, "not resuming a session without an"
 		    " accepted staple");
 		sess = NULL;

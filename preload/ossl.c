@@ -106,6 +106,30 @@ staple_ossl_version(void *handle, const char *file)
 	return 1;
 }
 
+/* The libssl the table was filled from, and its file name. */
+static void *table_handle;
+static const char *table_file;
+
+/*
+ * The lookup of one table entry, `required` as ossl.h's lists say: records
+ * the first required one missing in *missing.
+ */
+#define STAPLE_OSSL_FIND(name, required) \
+	ossl.name = (__typeof__(&name))dlsym(handle, #name); \
+	if (ossl.name == NULL && missing == NULL && \
+	    ((required) == 1 || ((required) == 2 && !ossl.legacy))) \
+		missing = #name;
+#define STAPLE_OSSL_FIND_RENAMED(name, older, required) \
+	if ((ossl.name = (__typeof__(&name))dlsym(handle, #name)) == NULL) \
+		ossl.name = (__typeof__(&name))dlsym(handle, #older); \
+	if (ossl.name == NULL && missing == NULL && \
+	    ((required) == 1 || ((required) == 2 && !ossl.legacy))) \
+		missing = #name;
+#define STAPLE_OSSL_FIND_LEGACY(name, type) \
+	ossl.name = ossl.legacy ? (type)dlsym(handle, #name) : NULL; \
+	if (ossl.legacy && ossl.name == NULL && missing == NULL) \
+		missing = #name;
+
 int
 staple_ossl_resolve(const void *caller)
 {
@@ -121,27 +145,9 @@ staple_ossl_resolve(const void *caller)
 	if (handle == NULL || !staple_ossl_version(handle, info.dli_fname))
 		return 0;
 
-#define STAPLE_OSSL_FIND(name, required) \
-	ossl.name = (__typeof__(&name))dlsym(handle, #name); \
-	if (ossl.name == NULL && missing == NULL && \
-	    ((required) == 1 || ((required) == 2 && !ossl.legacy))) \
-		missing = #name;
 	STAPLE_OSSL_FUNCS(STAPLE_OSSL_FIND)
-#undef STAPLE_OSSL_FIND
-#define STAPLE_OSSL_FIND_RENAMED(name, older, required) \
-	if ((ossl.name = (__typeof__(&name))dlsym(handle, #name)) == NULL) \
-		ossl.name = (__typeof__(&name))dlsym(handle, #older); \
-	if (ossl.name == NULL && missing == NULL && \
-	    ((required) == 1 || ((required) == 2 && !ossl.legacy))) \
-		missing = #name;
 	STAPLE_OSSL_RENAMED(STAPLE_OSSL_FIND_RENAMED)
-#undef STAPLE_OSSL_FIND_RENAMED
-#define STAPLE_OSSL_FIND_LEGACY(name, type) \
-	ossl.name = ossl.legacy ? (type)dlsym(handle, #name) : NULL; \
-	if (ossl.legacy && ossl.name == NULL && missing == NULL) \
-		missing = #name;
 	STAPLE_OSSL_LEGACY(STAPLE_OSSL_FIND_LEGACY)
-#undef STAPLE_OSSL_FIND_LEGACY
 
 	if (missing != NULL) {
 		staple_log(STAPLE_WARN, "%s has no %s; stepping aside",
@@ -150,5 +156,30 @@ staple_ossl_resolve(const void *caller)
 	}
 	staple_log(STAPLE_DEBUG, "using %s (%s)", info.dli_fname,
 	    ossl.OpenSSL_version(0));
+	table_handle = handle;
+	table_file = info.dli_fname;
+	return 1;
+}
+
+int
+staple_ossl_resolve_ctl(void)
+{
+	void *handle = table_handle;
+	const char *missing = NULL;
+
+	if (handle == NULL)
+		return 0;
+	STAPLE_OSSL_CTL(STAPLE_OSSL_FIND)
+	STAPLE_OSSL_CTL_RENAMED(STAPLE_OSSL_FIND_RENAMED)
+	STAPLE_OSSL_CTL_LEGACY(STAPLE_OSSL_FIND_LEGACY)
+	if (missing != NULL) {
+		staple_log(STAPLE_WARN, "%s has no %s", table_file, missing);
+		return 0;
+	}
+	if (ossl.legacy) {
+		ossl.SSL_library_init();
+		ossl.SSL_load_error_strings();
+		ossl.OPENSSL_add_all_algorithms_noconf();
+	}
 	return 1;
 }

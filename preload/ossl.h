@@ -4,17 +4,14 @@
  * libstaple has no load-time dependency on libssl or libcrypto: every
  * OpenSSL function it uses is looked up at run time in the libssl that the
  * host process itself loaded (linked, or dlopen()ed later as Python's _ssl
- * module does), and called through this table. The headers are used for
- * types and constants only; -Wl,-z,defs makes a direct call a link error.
+ * module does), and called through this table. The declarations are
+ * libstaple's own (openssl-abi.h), so no OpenSSL headers are needed to
+ * build; -Wl,-z,defs makes a direct call a link error.
  */
 #ifndef STAPLE_OSSL_H
 #define STAPLE_OSSL_H
 
-#include <openssl/ssl.h>
-#include <openssl/ocsp.h>
-#include <openssl/x509v3.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
+#include "openssl-abi.h"
 
 /*
  * X(name, required): every function libstaple calls. required 1: in every
@@ -178,6 +175,33 @@ typedef void staple_pkey_free_fn(EVP_PKEY *);
 	L(SSL_get_ex_new_index, staple_ex_new_index_fn *) \
 	L(SSL_CTX_get_ex_new_index, staple_ex_new_index_fn *)
 
+/*
+ * What staplectl calls besides (C: as X(), R: as R(), CL: as L()), looked
+ * up only by staple_ossl_resolve_ctl(): a host process never pays for them.
+ */
+typedef int staple_library_init_fn(void);
+typedef void staple_void_fn(void);
+#define STAPLE_OSSL_CTL(C) \
+	C(SSL_CTX_free, 1) \
+	C(SSL_CTX_get_security_level, 2) \
+	C(ERR_clear_error, 1) \
+	C(ERR_peek_last_error, 1) \
+	C(ERR_reason_error_string, 1) \
+	C(X509_STORE_set_default_paths, 1) \
+	C(PEM_read_X509, 1) \
+	C(OCSP_REQUEST_new, 1) \
+	C(OCSP_REQUEST_free, 1) \
+	C(i2d_OCSP_REQUEST, 1) \
+	C(OCSP_cert_to_id, 1) \
+	C(OCSP_CERTID_free, 1) \
+	C(OCSP_request_add0_id, 1)
+#define STAPLE_OSSL_CTL_RENAMED(R) \
+	R(TLS_client_method, SSLv23_client_method, 1)
+#define STAPLE_OSSL_CTL_LEGACY(L) \
+	L(SSL_library_init, staple_library_init_fn *) \
+	L(SSL_load_error_strings, staple_void_fn *) \
+	L(OPENSSL_add_all_algorithms_noconf, staple_void_fn *)
+
 struct staple_ossl {
 #define STAPLE_OSSL_MEMBER(name, required) __typeof__(&name) name;
 #define STAPLE_OSSL_RENAMED_MEMBER(name, older, required) __typeof__(&name) name;
@@ -185,11 +209,29 @@ struct staple_ossl {
 	STAPLE_OSSL_FUNCS(STAPLE_OSSL_MEMBER)
 	STAPLE_OSSL_RENAMED(STAPLE_OSSL_RENAMED_MEMBER)
 	STAPLE_OSSL_LEGACY(STAPLE_OSSL_LEGACY_MEMBER)
+	STAPLE_OSSL_CTL(STAPLE_OSSL_MEMBER)
+	STAPLE_OSSL_CTL_RENAMED(STAPLE_OSSL_RENAMED_MEMBER)
+	STAPLE_OSSL_CTL_LEGACY(STAPLE_OSSL_LEGACY_MEMBER)
 #undef STAPLE_OSSL_MEMBER
 #undef STAPLE_OSSL_RENAMED_MEMBER
 #undef STAPLE_OSSL_LEGACY_MEMBER
 	int legacy;		/* 1: OpenSSL 1.0.2 */
 };
+
+/*
+ * The typed stack operations libstaple uses, through the table (OpenSSL's
+ * own sk_X509_* are inline functions or macros over the generic ones).
+ */
+#define sk_X509_new_null() ((STACK_OF(X509) *)ossl.OPENSSL_sk_new_null())
+#define sk_X509_num(sk) ossl.OPENSSL_sk_num((const OPENSSL_STACK *)(sk))
+#define sk_X509_value(sk, i) \
+	((X509 *)ossl.OPENSSL_sk_value((const OPENSSL_STACK *)(sk), (i)))
+#define sk_X509_push(sk, x) ossl.OPENSSL_sk_push((OPENSSL_STACK *)(sk), (x))
+#define sk_X509_pop_free(sk, fn) \
+	ossl.OPENSSL_sk_pop_free((OPENSSL_STACK *)(sk), (void (*)(void *))(fn))
+#define sk_OPENSSL_STRING_num(sk) ossl.OPENSSL_sk_num((const OPENSSL_STACK *)(sk))
+#define sk_OPENSSL_STRING_value(sk, i) \
+	((char *)ossl.OPENSSL_sk_value((const OPENSSL_STACK *)(sk), (i)))
 
 /* The table; valid once staple_ossl_resolve() has returned 1. */
 extern struct staple_ossl ossl;
@@ -202,6 +244,14 @@ extern struct staple_ossl ossl;
  * version, or the missing function). Not thread-safe: call it once.
  */
 int staple_ossl_resolve(const void *caller);
+
+/*
+ * After staple_ossl_resolve(): fill staplectl's part of the table (see
+ * STAPLE_OSSL_CTL) from the same libssl, and on 1.0.2 load its digests and
+ * error strings, which 1.1.1 and later load by themselves. 1 when every
+ * function was found, else 0 after a log line naming the missing one.
+ */
+int staple_ossl_resolve_ctl(void);
 
 /* Remember `caller` as the program's, unless it is libstaple itself. */
 void staple_ossl_origin(const void *caller);

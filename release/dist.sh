@@ -38,7 +38,8 @@ for u in staple-refresh.service staple-refresh.timer; do
     sed 's|/usr/bin/staplectl|/usr/local/bin/staplectl|g' "examples/refresh/$u" >"$d/systemd/$u"
     chmod 0644 "$d/systemd/$u"
 done
-(cd "$d" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
+sums=$(cd "$d" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum)
+printf '%s\n' "$sums" >"$d/SHA256SUMS"
 
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \

@@ -182,6 +182,45 @@ nginx_clients() {
     expect_report
 }
 
+# nginx_opt_in TLSV: the same nginx with `verifies = after-handshake` in
+# [program nginx]: proxy_ssl_verify on is then enforced (a 502 for a revoked
+# or missing staple on the Must-Staple upstream, a 200 for a good one); with
+# proxy_ssl_verify off its chain does not verify (no trusted certificates),
+# so nothing is enforced there still.
+nginx_opt_in() {
+    local tlsv=$1 case port out want
+    printf '[program nginx]\nverifies = after-handshake\n' >"$LIBSTAPLE_CONF"
+    for case in good none revoked; do
+        port=$(free_port)
+        must_server "$port" "$(staple_file "$case")" "$tlsv"
+        want=502
+        [[ $case != good ]] || want=200
+        nginx_proxy_start "$port" on
+        log_mark
+        out=$(nginx_proxy_get)
+        check "nginx verifies = after-handshake, proxy_ssl_verify on, staple $case" \
+            "$want" "${out%%$'\n'*}" auth "$case"
+        nginx_proxy_start "$port" off
+        log_mark
+        out=$(nginx_proxy_get)
+        check "nginx verifies = after-handshake, proxy_ssl_verify off, staple $case" \
+            200 "${out%%$'\n'*}" unauth "$case"
+        kill_bg
+    done
+}
+
+@test "nginx proxy_pass, TLS 1.3, verifies = after-handshake: proxy_ssl_verify on is enforced (502), off is not" {
+    need nginx nginx-light
+    nginx_opt_in TLSv1.3
+    expect_report
+}
+
+@test "nginx proxy_pass, TLS 1.2, verifies = after-handshake: proxy_ssl_verify on is enforced (502), off is not" {
+    need nginx nginx-light
+    nginx_opt_in TLSv1.2
+    expect_report
+}
+
 # ---------------------------------------------------------------- psql
 
 # psql_clients TLSV: psql sslmode=prefer, require and verify-full against a

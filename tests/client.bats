@@ -80,7 +80,7 @@ resume_unverified() {
     # ... and not with it
     run client must.test "$1" -sess_in "$T/sess.pem"
     [ "$status" -ne 0 ]
-    ! grep -q '^Reused, ' "$T/client.out"
+    lacks '^Reused, ' "$T/client.out"
     [ "$(log_count "rejected /CN=must.test \[Must-Staple\]: missing")" -eq 1 ]
 }
 

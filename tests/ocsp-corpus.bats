@@ -39,7 +39,7 @@ about() {
 # record a failure unless the verdict is EXPECT (good or invalid).
 check() {
     local expect=$1 resp=$2 trusted=$3 untrusted=${4:-} issuer=${5:-$3}
-    local base=${resp#*_} kind n at out args=()
+    local base=${resp#*_} kind n at out rc=0 args=()
     [[ $resp == *_* ]] || base=$resp
     kind=${base%[123]} n=${base: -1}
     base64 -d "$CORPUS/$resp.ors" >"$T/$resp.der"
@@ -49,9 +49,9 @@ check() {
     [[ -z $untrusted ]] || args=(--untrusted "$CORPUS/$untrusted")
     out=$("$TOP/staplectl" verify --cert "$(about "$n" "$kind")" \
         --issuer "$CORPUS/$issuer" --CAfile "$CORPUS/$trusted" "${args[@]}" \
-        --security-level 0 --at "$at" "$T/$resp.der" 2>&1) || true
-    if [[ ${out%%:*} != "$expect" ]]; then
-        FAILURES+=("$resp with $trusted: expected $expect, got '$out'")
+        --security-level 0 --at "$at" "$T/$resp.der" 2>&1) || rc=$?
+    if [[ ${out%%:*} != "$expect" || $rc -ne $(verdict_status "$expect") ]]; then
+        FAILURES+=("$resp with $trusted: expected $expect (exit $(verdict_status "$expect")), got '$out' (exit $rc)")
     fi
 }
 

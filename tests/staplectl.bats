@@ -153,7 +153,7 @@ assert d["attention"] is True
     grep -q "^libstaple_staple_served{file=\"$T/staples/c-badsig.der\",.*,state=\"unusable\"} 0$" <<<"$output"
     grep -qx "libstaple_staples_attention 1" <<<"$output"
     # every line is a comment or NAME{LABELS} VALUE
-    ! grep -v -E '^(# (HELP|TYPE) .*|libstaple_[a-z_]+(\{[^}]*\})? -?[0-9]+)$' <<<"$output"
+    run ! grep -v -E '^(# (HELP|TYPE) .*|libstaple_[a-z_]+(\{[^}]*\})? -?[0-9]+)$' <<<"$output"
 }
 
 @test "examples/monitoring: the unit writes the metrics file by rename, the alert rules parse" {

@@ -217,6 +217,28 @@ NOT_READ="error: /etc/libstaple.conf: not read: a privileged process reads only 
     [ "$(rejected_alerts "$RSA")" -eq 3 ]
 }
 
+@test "setuid: [program NAME] matches the executable only, never argv[0] (exec -a)" {
+    native "$PORT" must
+    # the caller chooses argv[0]: a section for another name must not apply
+    sw_conf "$(printf '[program backup-agent]\npolicy = off')" root:root 0644
+    run ns_nobody bash -c 'exec -a backup-agent "$@"' sh "$S/suid_client" \
+        must.test "$PORT" "$S/ca.pem"
+    [ "$status" -eq 1 ]
+    [ "$output" = "$(lines "$(as_suid)" "handshake failed")" ]
+    # control: not setuid, argv[0] still names the program (what ps shows)
+    run ns_nobody bash -c 'exec -a backup-agent "$@"' sh "$S/client" \
+        must.test "$PORT" "$S/ca.pem"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(lines "$(as_nobody)" "handshake succeeded")" ]
+    # the executable's own name applies, whatever argv[0] says
+    sw_conf "$(printf '[program suid_client]\npolicy = off')" root:root 0644
+    run ns_nobody bash -c 'exec -a backup-agent "$@"' sh "$S/suid_client" \
+        must.test "$PORT" "$S/ca.pem"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(lines "$(as_suid)" "handshake succeeded")" ]
+    [ "$(rejected_alerts "$PORT")" -eq 1 ]
+}
+
 # curl_must RUNNER PORT [VAR=VALUE...] [-- CURL ARGS...]: curl (RUNNER: ns,
 # ns_nobody or plain; no LD_PRELOAD in its environment) fetching
 # https://must.test:PORT/ against the test root; prints the HTTP code

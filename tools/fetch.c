@@ -16,11 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/http.h>
-#include <openssl/ocsp.h>
-#include <openssl/x509v3.h>
-
 #include "../preload/config.h"
 #include "../preload/staple.h"
 #include "../preload/verify.h"
@@ -30,8 +25,8 @@
 static const char *
 ssl_reason(void)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	unsigned long e = ossl.ERR_peek_last_error();
+	const char *r = e ? ossl.ERR_reason_error_string(e) : NULL;
 
 	return r ? r : "no answer";
 }
@@ -40,58 +35,52 @@ int
 ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size)
 {
 	unsigned char key[EVP_MAX_MD_SIZE];
-	const ASN1_INTEGER *sn = X509_get0_serialNumber(leaf);
-	const unsigned char *p = ASN1_STRING_get0_data(sn);
+	const ASN1_INTEGER *sn = ossl.X509_get0_serialNumber(leaf);
+	const unsigned char *p = ossl.ASN1_STRING_get0_data(sn);
 	unsigned int len = 0;
 	size_t n = 0;
 
-	if (!X509_pubkey_digest(issuer, EVP_sha1(), key, &len) || len < 8 ||
-	    size < 16 + 2 + 2 * (size_t)ASN1_STRING_length(sn) + 5)
+	if (!ossl.X509_pubkey_digest(issuer, ossl.EVP_sha1(), key, &len) ||
+	    len < 8 ||
+	    size < 16 + 2 + 2 * (size_t)ossl.ASN1_STRING_length(sn) + 5)
 		return 0;
 	for (int i = 0; i < 8; i++)
 		n += snprintf(buf + n, size - n, "%02x", key[i]);
 	n += snprintf(buf + n, size - n, "-%s",
-	    ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER ? "neg" : "");
-	for (int i = 0; i < ASN1_STRING_length(sn); i++)
+	    ossl.ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER ? "neg" : "");
+	for (int i = 0; i < ossl.ASN1_STRING_length(sn); i++)
 		n += snprintf(buf + n, size - n, "%02x", p[i]);
 	snprintf(buf + n, size - n, ".der");
 	return 1;
 }
 
-/* POST an OCSP request for the leaf to `url`; the DER answer, or NULL. */
+/*
+ * POST an OCSP request for the leaf to `url`; the DER answer (malloc()ed),
+ * or NULL with the reason in `err`.
+ */
 static unsigned char *
-ask(const struct ctl_cert *c, const char *url, int timeout, long *len)
+ask(const struct ctl_cert *c, const char *url, int timeout, long *len,
+    char *err, size_t size)
 {
-	char *host = NULL, *port = NULL, *path = NULL;
-	OCSP_REQUEST *req = OCSP_REQUEST_new();
-	OCSP_CERTID *id = OCSP_cert_to_id(NULL, c->leaf, c->issuer);
-	BIO *out = NULL, *in = NULL;
-	unsigned char *der = NULL;
-	int tls, n;
+	OCSP_REQUEST *req = ossl.OCSP_REQUEST_new();
+	OCSP_CERTID *id = ossl.OCSP_cert_to_id(NULL, c->leaf, c->issuer);
+	unsigned char *body = NULL, *der = NULL;
+	size_t der_len = 0;
+	int n;
 
-	if (req == NULL || id == NULL || !OCSP_request_add0_id(req, id) ||
-	    !OSSL_HTTP_parse_url(url, &tls, NULL, &host, &port, NULL, &path,
-	    NULL, NULL) ||
-	    (out = ASN1_item_i2d_mem_bio(ASN1_ITEM_rptr(OCSP_REQUEST),
-	    (const ASN1_VALUE *)req)) == NULL)
+	snprintf(err, size, "cannot make the request: %s", ssl_reason());
+	if (req == NULL || id == NULL || !ossl.OCSP_request_add0_id(req, id))
 		goto done;
 	id = NULL;	/* the request owns it now */
-	in = OSSL_HTTP_transfer(NULL, host, port, path, tls, NULL, NULL, NULL,
-	    NULL, NULL, NULL, 0, NULL, "application/ocsp-request", out,
-	    "application/ocsp-response", 1, STAPLE_FILE_MAX, timeout, 0);
-	if (in == NULL || (der = malloc(STAPLE_FILE_MAX)) == NULL)
+	if ((n = ossl.i2d_OCSP_REQUEST(req, &body)) <= 0)
 		goto done;
-	*len = 0;
-	while ((n = BIO_read(in, der + *len, STAPLE_FILE_MAX - *len)) > 0)
-		*len += n;
+	if (ctl_http_post(url, "application/ocsp-request", body, n, timeout,
+	    STAPLE_FILE_MAX, &der, &der_len, err, size))
+		*len = (long)der_len;
 done:
-	BIO_free(in);
-	BIO_free(out);
-	OCSP_CERTID_free(id);
-	OCSP_REQUEST_free(req);
-	OPENSSL_free(host);
-	OPENSSL_free(port);
-	OPENSSL_free(path);
+	ossl.CRYPTO_free(body, __FILE__, __LINE__);
+	ossl.OCSP_CERTID_free(id);
+	ossl.OCSP_REQUEST_free(req);
 	return der;
 }
 
@@ -124,12 +113,12 @@ store(const char *dir, const char *where, const unsigned char *der, long len,
 static char *
 ctl_ocsp_url(X509 *leaf)
 {
-	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(leaf);
+	STACK_OF(OPENSSL_STRING) *urls = ossl.X509_get1_ocsp(leaf);
 	char *url = NULL;
 
 	if (urls != NULL && sk_OPENSSL_STRING_num(urls) > 0)
 		url = strdup(sk_OPENSSL_STRING_value(urls, 0));
-	X509_email_free(urls);
+	ossl.X509_email_free(urls);
 	return url;
 }
 
@@ -138,7 +127,7 @@ ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
     int timeout, struct ctl_result *r)
 {
 	struct staple_check check = { 0 };
-	char *aia = NULL, name[256];
+	char *aia = NULL, name[256], why[300];
 	unsigned char *der = NULL;
 	long len = 0;
 	int rc = CTL_FAILED;
@@ -150,8 +139,8 @@ ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
 	snprintf(r->staple, sizeof(r->staple), "%s/%s", dir, name);
 	if (url == NULL && (url = aia = ctl_ocsp_url(c->leaf)) == NULL)
 		return CTL_NO_URL;
-	if ((der = ask(c, url, timeout, &len)) == NULL) {
-		snprintf(r->reason, sizeof(r->reason), "%s: %s", url, ssl_reason());
+	if ((der = ask(c, url, timeout, &len, why, sizeof(why))) == NULL) {
+		snprintf(r->reason, sizeof(r->reason), "%s: %s", url, why);
 		goto done;
 	}
 	/* the issuer (the chain file's, or the one named) is the anchor */
@@ -167,7 +156,7 @@ ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
 	if (store(dir, r->staple, der, len, r))
 		rc = CTL_STORED;
 done:
-	ERR_clear_error();
+	ossl.ERR_clear_error();
 	free(der);
 	free(aia);
 	return rc;
@@ -208,7 +197,7 @@ ctl_fetch(int argc, char **argv)
 	if (c.leaf == NULL || optind != argc)
 		ctl_die("fetch", "needs --cert LEAF");
 	/* the one named, else a chain file's next certificate, else --CAfile's */
-	c.issuer = issuer ? X509_up_ref(issuer), issuer :
+	c.issuer = issuer ? staple_x509_up_ref(issuer), issuer :
 	    ctl_find_issuer(c.leaf, c.certs, cafile ? ctl_store(cafile) : NULL);
 	if (c.issuer == NULL)
 		ctl_die(c.file, "no issuer: give --issuer, a chain file or"
@@ -222,7 +211,7 @@ ctl_fetch(int argc, char **argv)
 	else
 		printf("%s: %s: stored %s\n", c.file,
 		    staple_verdict_name(r.verdict), r.staple);
-	X509_free(c.issuer);
-	sk_X509_pop_free(c.certs, X509_free);
+	ossl.X509_free(c.issuer);
+	sk_X509_pop_free(c.certs, ossl.X509_free);
 	return rc == CTL_STORED ? 0 : rc == CTL_NO_URL ? 2 : 1;
 }

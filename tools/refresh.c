@@ -20,8 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "../preload/config.h"
 #include "../preload/issuers.h"
@@ -53,16 +51,17 @@ struct options {
 static X509 *
 load_certs(const char *file, STACK_OF(X509) *certs)
 {
-	BIO *in = BIO_new_file(file, "r");
+	BIO *in = ossl.BIO_new_file(file, "r");
 	X509 *x, *first = NULL;
 
-	while (in != NULL && (x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+	while (in != NULL &&
+	    (x = ossl.PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
 		if (first == NULL)
 			first = x;
 		sk_X509_push(certs, x);
 	}
-	BIO_free(in);
-	ERR_clear_error();
+	ossl.BIO_free(in);
+	ossl.ERR_clear_error();
 	return first;
 }
 
@@ -108,7 +107,7 @@ staple_fresh(const char *path, X509 *leaf, X509 *issuer, time_t *next,
 		break;
 	}
 	staple_file_release(f);
-	ERR_clear_error();
+	ossl.ERR_clear_error();
 	return fresh;
 }
 
@@ -118,7 +117,7 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 {
 	struct ctl_cert c = { .file = file, .certs = sk_X509_new_null() };
 	struct ctl_result r = { .verdict = -1 };
-	X509_STORE *store = o->cafile ? X509_STORE_new() : NULL;
+	X509_STORE *store = o->cafile ? ossl.X509_STORE_new() : NULL;
 	const char *why;
 	char name[256];
 
@@ -129,7 +128,7 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 		goto done;
 	}
 	if (store != NULL)
-		X509_STORE_load_locations(store, o->cafile, NULL);
+		ossl.X509_STORE_load_locations(store, o->cafile, NULL);
 	if ((c.issuer = ctl_find_issuer(c.leaf, c.certs, store)) == NULL) {
 		snprintf(out->reason, sizeof(out->reason), "no issuer: the file"
 		    " holds no certificate that issued the leaf%s",
@@ -158,9 +157,9 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 		    &out->verdict, &why);
 	}
 done:
-	X509_STORE_free(store);
-	X509_free(c.issuer);
-	sk_X509_pop_free(c.certs, X509_free);
+	ossl.X509_STORE_free(store);
+	ossl.X509_free(c.issuer);
+	sk_X509_pop_free(c.certs, ossl.X509_free);
 }
 
 /* A running child: the certificate it works on and the pipe it answers on. */

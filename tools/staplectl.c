@@ -9,25 +9,25 @@
  *                   [--CAfile FILE] [--timeout SECONDS]
  *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
  *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
+ *   staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID
  *
  * The parsing, matching, time rules and verification are the library's own
  * (preload/staple.c, preload/verify.c), called through the same OpenSSL
  * symbol table; only files, arguments and output are staplectl's.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
 
 #include "../preload/config.h"
 #include "../preload/log.h"
 #include "../preload/ossl.h"
 #include "../preload/signer.h"
 #include "../preload/staple.h"
+#include "check.h"
 #include "staplectl.h"
 
 static void
@@ -42,6 +42,7 @@ usage(void)
 	    "                 [--CAfile FILE] [--timeout SECONDS]\n"
 	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
 	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
+	    "       staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID\n"
 	    "       staplectl --version\n");
 	exit(3);
 }
@@ -61,13 +62,13 @@ ctl_read_certs(const char *file, STACK_OF(X509) *certs)
 
 	if (f == NULL)
 		ctl_die(file, "cannot open");
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+	while ((x = ossl.PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
 		if (first == NULL)
 			first = x;
 		sk_X509_push(certs, x);
 	}
 	fclose(f);
-	ERR_clear_error();
+	ossl.ERR_clear_error();
 	if (first == NULL)
 		ctl_die(file, "no PEM certificate");
 	return first;
@@ -109,10 +110,11 @@ ctl_parse_time(const char *s)
 X509_STORE *
 ctl_store(const char *cafile)
 {
-	X509_STORE *store = X509_STORE_new();
+	X509_STORE *store = ossl.X509_STORE_new();
 
-	if (store == NULL || (cafile ? !X509_STORE_load_locations(store, cafile,
-	    NULL) : !X509_STORE_set_default_paths(store)))
+	if (store == NULL || (cafile ?
+	    !ossl.X509_STORE_load_locations(store, cafile, NULL) :
+	    !ossl.X509_STORE_set_default_paths(store)))
 		ctl_die(cafile ? cafile : "(system trust store)",
 		    "cannot load trust anchors");
 	return store;
@@ -134,10 +136,12 @@ ctl_stamp(char *buf, size_t size, time_t t)
 int
 ctl_default_level(void)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	int level = ctx ? SSL_CTX_get_security_level(ctx) : 1;
+	SSL_CTX *ctx = ossl.SSL_CTX_new(ossl.TLS_client_method());
+	/* 1.0.2 has no levels: the library holds it to level 1 (compat.h) */
+	int level = ctx && ossl.SSL_CTX_get_security_level ?
+	    ossl.SSL_CTX_get_security_level(ctx) : 1;
 
-	SSL_CTX_free(ctx);
+	ossl.SSL_CTX_free(ctx);
 	return level;
 }
 
@@ -155,8 +159,8 @@ ctl_parse_level(const char *s)
 int
 ctl_issued(X509 *x, X509 *leaf)
 {
-	return X509_check_issued(x, leaf) == X509_V_OK &&
-	    X509_verify(leaf, X509_get0_pubkey(x)) > 0;
+	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
+	    ossl.X509_verify(leaf, staple_x509_key(x)) > 0;
 }
 
 X509 *
@@ -167,21 +171,21 @@ ctl_find_issuer(X509 *leaf, STACK_OF(X509) *certs, X509_STORE *store)
 
 	for (int i = 0; i < sk_X509_num(certs); i++) {
 		x = sk_X509_value(certs, i);
-		if (x != leaf && ctl_issued(x, leaf) && X509_up_ref(x))
+		if (x != leaf && ctl_issued(x, leaf) && staple_x509_up_ref(x))
 			return x;
 	}
 	x = NULL;
-	if (store != NULL && (ctx = X509_STORE_CTX_new()) != NULL) {
-		if (!X509_STORE_CTX_init(ctx, store, leaf, NULL) ||
-		    X509_STORE_CTX_get1_issuer(&x, ctx, leaf) <= 0)
+	if (store != NULL && (ctx = ossl.X509_STORE_CTX_new()) != NULL) {
+		if (!ossl.X509_STORE_CTX_init(ctx, store, leaf, NULL) ||
+		    ossl.X509_STORE_CTX_get1_issuer(&x, ctx, leaf) <= 0)
 			x = NULL;
-		X509_STORE_CTX_free(ctx);
+		ossl.X509_STORE_CTX_free(ctx);
 	}
 	if (x != NULL && !ctl_issued(x, leaf)) {
-		X509_free(x);
+		ossl.X509_free(x);
 		x = NULL;
 	}
-	ERR_clear_error();
+	ossl.ERR_clear_error();
 	return x;
 }
 
@@ -197,6 +201,48 @@ ctl_judge(struct staple_judge *j, X509 *issuer, time_t now, int level)
 		j->flags = X509_V_FLAG_USE_CHECK_TIME;
 }
 
+/*
+ * The libssl sonames staplectl looks for, newest first: 3.x, 1.1.1, then
+ * 1.0.2 as RHEL/CentOS 7 (libssl.so.10), a default build (1.0.2) and
+ * Debian/Ubuntu (1.0.0) name it.
+ */
+static const char *const libssl_names[] = {
+	"libssl.so.3", "libssl.so.1.1", "libssl.so.10", "libssl.so.1.0.2",
+	"libssl.so.1.0.0",
+};
+
+/*
+ * Load the host's libssl (STAPLECTL_LIBSSL: a file or soname to use
+ * instead) and fill the symbol table from it, as the library does from a
+ * process's. 1, or 0 after saying why on stderr.
+ */
+static int
+ctl_open_libssl(void)
+{
+	const char *name = getenv("STAPLECTL_LIBSSL");
+	void *handle = NULL, *sym;
+	size_t i;
+
+	if (name != NULL && *name != '\0') {
+		if ((handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)) == NULL)
+			fprintf(stderr, "staplectl: STAPLECTL_LIBSSL: %s\n",
+			    dlerror());
+	} else {
+		for (i = 0; handle == NULL && i < sizeof(libssl_names) /
+		    sizeof(libssl_names[0]); i++)
+			handle = dlopen(libssl_names[i], RTLD_NOW | RTLD_LOCAL);
+		if (handle == NULL)
+			fprintf(stderr, "staplectl: no libssl found (%s, %s,"
+			    " %s, %s, %s); name one in STAPLECTL_LIBSSL\n",
+			    libssl_names[0], libssl_names[1], libssl_names[2],
+			    libssl_names[3], libssl_names[4]);
+	}
+	if (handle == NULL || (sym = dlsym(handle, "SSL_CTX_new")) == NULL)
+		return 0;
+	/* resolved as for a program whose call to SSL_CTX_new lands there */
+	return staple_ossl_resolve(sym) && staple_ossl_resolve_ctl();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -206,11 +252,14 @@ main(int argc, char **argv)
 		printf("staplectl %s\n", STAPLE_VERSION);
 		return 0;
 	}
+	/* before OpenSSL: check looks at a program without loading any */
+	if (strcmp(argv[1], "check") == 0)
+		return ctl_check(argc - 1, argv + 1);
 	staple_conf_env();
 	staple_conf_load();
 	/* staplectl talks to a person: its own diagnostics go to stderr */
 	staple_log_configure("stderr", -1);
-	if (!staple_ossl_resolve((const void *)main))
+	if (!ctl_open_libssl())
 		ctl_die("OpenSSL", "cannot use this libssl");
 	staple_md_init();
 	if (strcmp(argv[1], "verify") == 0)

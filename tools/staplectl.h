@@ -6,7 +6,8 @@
 
 #include <time.h>
 
-#include <openssl/x509.h>
+#include "../preload/compat.h"
+#include "../preload/ossl.h"
 
 /* Print `msg` about `what` on stderr and exit with status 3. */
 void ctl_die(const char *what, const char *msg) __attribute__((noreturn));
@@ -72,6 +73,17 @@ int ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size);
  */
 int ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
     int timeout, struct ctl_result *r);
+
+/*
+ * POST `body` (Content-Type `type`) to the plain http:// `url` over
+ * HTTP/1.0, over IPv4 or IPv6, `timeout` seconds for connecting and as
+ * much for the exchange. 1 with the answer's body (status 200, at most
+ * `max` bytes, by Content-Length or up to the close) in *out (malloc()ed)
+ * and *out_len, or 0 with the reason in `err`.
+ */
+int ctl_http_post(const char *url, const char *type, const unsigned char *body,
+    size_t body_len, int timeout, size_t max, unsigned char **out,
+    size_t *out_len, char *err, size_t size);
 
 int ctl_verify(int argc, char **argv);
 int ctl_refresh(int argc, char **argv);

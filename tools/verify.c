@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <openssl/x509.h>
 
 #include "../preload/verify.h"
 #include "staplectl.h"
@@ -40,7 +39,7 @@ ctl_verify(int argc, char **argv)
 		case 'c': c.leaf = ctl_read_certs(optarg, certs); break;
 		case 'i':
 			issuer = ctl_read_certs(optarg, certs);
-			X509_up_ref(issuer);
+			staple_x509_up_ref(issuer);
 			break;
 		case 'a': cafile = optarg; break;
 		case 'u': ctl_read_certs(optarg, certs); break;
@@ -71,8 +70,8 @@ ctl_verify(int argc, char **argv)
 	else
 		printf("%s\n", staple_verdict_name(verdict));
 	free(der);
-	X509_free(issuer);
-	X509_STORE_free(store);
-	sk_X509_pop_free(certs, X509_free);
+	ossl.X509_free(issuer);
+	ossl.X509_STORE_free(store);
+	sk_X509_pop_free(certs, ossl.X509_free);
 	return verdict == STAPLE_GOOD ? 0 : verdict == STAPLE_REVOKED ? 1 : 2;
 }

@@ -11,6 +11,10 @@ PRELOAD_BASE=${STAPLE_PRELOAD_BASE:-}
 PRELOAD="${PRELOAD_BASE:+$PRELOAD_BASE }$LIBSTAPLE"
 # shellcheck source=tests/lib/pki.sh
 source "$TOP/tests/lib/pki.sh"
+# `run !` and `run -N` need bats 1.5 (and say so, silently, only when asked)
+if declare -F bats_require_minimum_version >/dev/null; then
+    bats_require_minimum_version 1.5.0
+fi
 
 # pki_shared: the PKI for this run, made once (tests/run makes it up front).
 pki_shared() {
@@ -157,6 +161,28 @@ leaf_with_ocsp_url() {
 # serial LEAF: the leaf's serial as s_client prints it.
 serial() {
     cat "$PKI/$1.serial"
+}
+
+# lacks PATTERN FILE...: every FILE can be read and no line of them matches
+# the grep PATTERN (`! grep` passes when a file is missing, and in the middle
+# of a bats test never fails it).
+lacks() {
+    local rc=0
+    grep -q -- "$@" || rc=$?
+    if ((rc != 1)); then
+        ((rc == 0)) && echo "lacks: found '$1' in: ${*:2}" >&2
+        return 1
+    fi
+}
+
+# verdict_status VERDICT: the exit status `staplectl verify` gives with the
+# verdict VERDICT ("good", "revoked", "invalid: ..."; see staplectl(1)).
+verdict_status() {
+    case $1 in
+        good) echo 0 ;;
+        revoked) echo 1 ;;
+        *) echo 2 ;;
+    esac
 }
 
 # log_count PATTERN: how many libstaple log lines match PATTERN.

@@ -11,6 +11,7 @@
 #
 #   legacy_bullseye_fetch DIR          bullseye packages extracted in DIR/root (cached)
 #   legacy_bullseye_env DIR            print the NAME=VALUE lines to run them with
+#   legacy_bullseye_dev DIR            bullseye's libssl-dev (1.1.1 headers) in DIR/root (cached)
 #   legacy_cmd111 DIR PROGRAM          set LEGACY_CMD to run PROGRAM from DIR/root
 #   legacy_run111 DIR PROGRAM ARGS...  run PROGRAM from DIR/root (foreground)
 #   legacy_postfix_conf DIR PF PORT CERT KEY [LINE...]
@@ -293,6 +294,37 @@ legacy_bullseye_fetch() {
     mkdir -p "$dir" || return 1
     dir=$(cd "$dir" && pwd) || return 1
     _legacy_locked "$dir/.lock" _legacy_bullseye_fetch_locked "$dir"
+}
+
+# _legacy_bullseye_dev_locked DIR: the work of legacy_bullseye_dev.
+_legacy_bullseye_dev_locked() {
+    local dir=$1 deb
+    [[ -f $dir/done && -f $dir/root/usr/include/openssl/ssl.h ]] && return 0
+    rm -rf "$dir/root" "$dir/debs" && mkdir -p "$dir/root" "$dir/debs" || return 1
+    _legacy_apt_setup "$dir" || return 1
+    if ! { _legacy_apt "$dir" update &&
+        (cd "$dir/debs" && _legacy_apt "$dir" download libssl-dev); } >"$dir/fetch.log" 2>&1; then
+        cat "$dir/fetch.log" >&2
+        _legacy_err "cannot download bullseye's libssl-dev"
+        return 1
+    fi
+    for deb in "$dir"/debs/*.deb; do
+        dpkg-deb -x "$deb" "$dir/root" || { _legacy_err "cannot extract $deb"; return 1; }
+    done
+    rm -rf "$dir/apt/lists" "$dir/apt/cache"
+    touch "$dir/done"
+}
+
+# legacy_bullseye_dev DIR: bullseye's libssl-dev (the OpenSSL 1.1.1
+# headers) extracted in DIR/root; cached. Kept apart from
+# legacy_bullseye_fetch's tree, which the programs' tests share.
+legacy_bullseye_dev() {
+    local dir=$1
+    [[ -n $dir ]] || { _legacy_err "usage: legacy_bullseye_dev DIR"; return 1; }
+    [[ -f $dir/done && -f $dir/root/usr/include/openssl/ssl.h ]] && return 0
+    mkdir -p "$dir" || return 1
+    dir=$(cd "$dir" && pwd) || return 1
+    _legacy_locked "$dir/.lock" _legacy_bullseye_dev_locked "$dir"
 }
 
 # _legacy_triplet ROOT: print the multiarch directory name of ROOT's libssl.

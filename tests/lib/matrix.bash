@@ -387,14 +387,21 @@ matrix_run() {
                 "$client" >"$T/stream-$client" 2>&1 &
             pids+=($!)
         done
-        wait "${pids[@]}" || true
-        for client in "${MATRIX_CLIENTS[@]}"; do
+        # every stream must end, well, after one run per policy: one that
+        # died half-way reports no mismatch for the runs it never made
+        local i runs
+        for i in "${!pids[@]}"; do
+            client=${MATRIX_CLIENTS[i]} runs=''
+            wait "${pids[i]}" ||
+                MATRIX_MISMATCHES+=("STREAM server=$server cert=$leaf case=$case client=$client exited $?")
             while IFS= read -r line; do
                 case $line in
-                    "RUNS "*) MATRIX_RUNS=$((MATRIX_RUNS + ${line#RUNS })) ;;
+                    "RUNS "*) runs=${line#RUNS } MATRIX_RUNS=$((MATRIX_RUNS + ${line#RUNS })) ;;
                     *) MATRIX_MISMATCHES+=("$line") ;;
                 esac
             done <"$T/stream-$client"
+            [[ $runs == "${#MATRIX_POLICIES[@]}" ]] ||
+                MATRIX_MISMATCHES+=("STREAM server=$server cert=$leaf case=$case client=$client made ${runs:-no} runs of ${#MATRIX_POLICIES[@]}")
         done
         kill_bg
     done
