@@ -140,14 +140,6 @@ staple_client_unauthenticated(SSL *s, long result, char *buf, size_t size)
 	return NULL;
 }
 
-/* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
-static int
-staple_client_issued(X509 *x, X509 *leaf)
-{
-	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
-	    ossl.X509_verify(leaf, staple_x509_key(x)) > 0;
-}
-
 /* The issuer of `leaf` that `store` holds (a new reference), or NULL. */
 static X509 *
 staple_client_store_issuer(X509_STORE *store, X509 *leaf)
@@ -161,7 +153,7 @@ staple_client_store_issuer(X509_STORE *store, X509 *leaf)
 	    ossl.X509_STORE_CTX_get1_issuer(&x, ctx, leaf) <= 0)
 		x = NULL;
 	ossl.X509_STORE_CTX_free(ctx);
-	if (x != NULL && !staple_client_issued(x, leaf)) {
+	if (x != NULL && !staple_issued(x, leaf)) {
 		ossl.X509_free(x);
 		x = NULL;
 	}

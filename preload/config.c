@@ -21,6 +21,9 @@
 
 struct staple_conf staple_conf;
 
+/* Number values the last load refused (staple_conf_bad_numbers). */
+static int bad_numbers;
+
 /* The environment as it was at load time; NULL where unset. */
 static struct {
 	char conf[PATH_MAX], dir[PATH_MAX], policy[32], log[PATH_MAX], level[16];
@@ -74,6 +77,12 @@ staple_conf_env(void)
 	env.has_log = staple_conf_getenv("LIBSTAPLE_LOG", env.log, sizeof(env.log));
 	env.has_level = staple_conf_getenv("LIBSTAPLE_LOG_LEVEL", env.level,
 	    sizeof(env.level));
+}
+
+int
+staple_conf_bad_numbers(void)
+{
+	return bad_numbers;
 }
 
 long
@@ -203,13 +212,15 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 			continue;
 		d = numbers[i].duration ? staple_duration_parse(v) :
 		    staple_number_parse(v);
-		if (d < numbers[i].min || d > numbers[i].max)
+		if (d < numbers[i].min || d > numbers[i].max) {
+			bad_numbers++;
 			staple_log(STAPLE_ERROR, "%s:%d: bad %s '%s' (%ld to %ld%s);"
 			    " keeping %ld", file, line, key, v, numbers[i].min,
 			    numbers[i].max, numbers[i].duration ? " seconds" : "",
 			    *numbers[i].value);
-		else
+		} else {
 			*numbers[i].value = d;
+		}
 		return 1;
 	}
 	return 0;
@@ -422,6 +433,7 @@ staple_conf_load(void)
 	int level;
 
 	staple_conf.log_level = STAPLE_WARN;
+	bad_numbers = 0;
 	snprintf(staple_conf.log, sizeof(staple_conf.log), "%s",
 	    isatty(STDERR_FILENO) ? "stderr" : "syslog");
 	snprintf(staple_conf.dir, sizeof(staple_conf.dir), "%s", DEFAULT_DIR);

@@ -66,6 +66,13 @@ void staple_conf_env(void);
 void staple_conf_load(void);
 
 /*
+ * How many number values (durations, counts) the last staple_conf_load()
+ * refused, each logged, its default kept. The library runs on; staplectl,
+ * which a person runs, refuses to.
+ */
+int staple_conf_bad_numbers(void);
+
+/*
  * The client policy for SNI name `host` (NULL: none sent): the [host]
  * section naming it exactly, else the wildcard section with the longest
  * matching suffix, else the default policy.

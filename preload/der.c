@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "der.h"
+#include "when.h"
 
 /* A span of DER bytes being read. */
 struct der {

@@ -214,11 +214,10 @@ staple_served(void *real, void *ours)
 /*
  * The fast path of the ctrl entry points, which programs call in loops:
  * whether `real`, if known (not NULL: see staple_real_first), may just be
- * called, because libstaple
- * is set up and steps aside, or the call is for another libssl (already
- * warned about), or it serves the call and has nothing to do with it
- * (`boring`). Calls nothing, so that the entry point saves no register and
- * sibling-calls `real`.
+ * called, because libstaple is set up and steps aside, or the call is for
+ * another libssl (already warned about), or libstaple serves the call and
+ * has nothing to do with it (`boring`). Calls nothing, so that the entry
+ * point saves no register and sibling-calls `real`.
  */
 #define STAPLE_PASS(name, real, boring) \
 	((real) != NULL && (__atomic_load_n(&stepped_aside, __ATOMIC_RELAXED) || \

@@ -106,8 +106,7 @@ staple_issuers_load(void)
 	pthread_once(&load_once, staple_issuers_read);
 }
 
-/* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
-static int
+int
 staple_issued(X509 *x, X509 *leaf)
 {
 	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&

@@ -23,6 +23,13 @@ void staple_issuers_add(X509 *x);
 void staple_issuers_add_chain(STACK_OF(X509) *chain);
 
 /*
+ * Whether `x` issued `leaf`: names and key identifiers agree, and its key
+ * signed it. The one "issued by" rule of the server, the client and
+ * staplectl.
+ */
+int staple_issued(X509 *x, X509 *leaf);
+
+/*
  * The known certificate that issued `leaf` (names and key identifiers agree
  * and its key signed the leaf), or NULL. Borrowed: valid until exit.
  */

@@ -43,73 +43,9 @@ staple_md(int nid)
 	return NULL;
 }
 
-/* Read `n` decimal digits at *p, advancing it; -1 if one is not a digit. */
-static int
-staple_digits(const unsigned char **p, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	return v;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian calendar). */
-static long
-staple_days(long y, int m, int d)
-{
-	long era;
-	long yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-int
-staple_time_parse(int type, const unsigned char *p, size_t len, time_t *t)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	const unsigned char *end = p + len;
-	int y, mo, d, h, mi, sec, leap;
-
-	if (type == V_ASN1_UTCTIME && len == 13) {
-		/* RFC 5280 4.1.2.5.1: YY below 50 is 20YY */
-		y = staple_digits(&p, 2);
-		y += y < 0 ? 0 : y < 50 ? 2000 : 1900;
-	} else if (type == V_ASN1_GENERALIZEDTIME && len >= 15) {
-		y = staple_digits(&p, 4);
-	} else {
-		return 0;
-	}
-	mo = staple_digits(&p, 2);
-	d = staple_digits(&p, 2);
-	h = staple_digits(&p, 2);
-	mi = staple_digits(&p, 2);
-	sec = staple_digits(&p, 2);
-	/* GeneralizedTime may carry fractions of a second: digits, ignored */
-	if (type == V_ASN1_GENERALIZEDTIME && p < end - 1 && *p == '.') {
-		if (++p == end - 1)
-			return 0;
-		for (; p < end - 1; p++)
-			if (*p < '0' || *p > '9')
-				return 0;
-	}
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || sec < 0 || sec > 59 || p != end - 1 || *p != 'Z')
-		return 0;
-	leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
-		return 0;
-	*t = (time_t)(staple_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec);
-	return 1;
-}
+/* The time reader (when.c) knows the two types by their universal tags. */
+_Static_assert(V_ASN1_UTCTIME == STAPLE_UTCTIME &&
+    V_ASN1_GENERALIZEDTIME == STAPLE_GENERALIZEDTIME, "ASN.1 time tags");
 
 int
 staple_asn1_time(const ASN1_STRING *s, time_t *t)
@@ -359,16 +295,13 @@ staple_entry_when(const struct staple_entry *e, time_t now, long grace)
 {
 	if (e->flags & (STAPLE_ENTRY_BADTIME | STAPLE_ENTRY_BACKWARDS))
 		return STAPLE_BADTIME;
-	if (e->this_update > now + staple_conf.clock_skew)
-		return STAPLE_FUTURE;
-	if (now >= staple_entry_end(e) + (e->flags & STAPLE_ENTRY_NEXT ? grace : 1))
-		return STAPLE_EXPIRED;
-	return STAPLE_CURRENT;
+	return staple_time_when(e->this_update, staple_entry_end(e), now,
+	    staple_conf.clock_skew, e->flags & STAPLE_ENTRY_NEXT ? grace : 1);
 }
 
 time_t
 staple_entry_end(const struct staple_entry *e)
 {
 	return e->flags & STAPLE_ENTRY_NEXT ? e->next_update :
-	    e->this_update + staple_conf.max_age;
+	    staple_time_add(e->this_update, staple_conf.max_age);
 }

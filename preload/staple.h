@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ossl.h"
+#include "when.h"
 
 #define STAPLE_HASH_MAX 64	/* the largest CertID hash: SHA-512 */
 #define STAPLE_SERIAL_MAX 32	/* RFC 5280 allows 20 octets; be lenient */
@@ -60,6 +61,7 @@ struct staple_file {
 	size_t nentries;	/* 0: not a usable response (logged once) */
 	struct staple_entry *entries;
 	char *why;		/* atomic: the first vetting failure, or NULL */
+	int unparsed;		/* atomic: that failure is OpenSSL's parse */
 };
 
 /* Fetch the CertID digests once, at setup, before any handshake. */
@@ -124,9 +126,6 @@ void staple_certid_init(struct staple_certid *id, X509 *leaf, X509 *issuer);
 /* Whether entry `e` is about that certificate. */
 int staple_certid_match(struct staple_certid *id, const struct staple_entry *e);
 
-enum staple_when { STAPLE_CURRENT, STAPLE_EXPIRED, STAPLE_FUTURE,
-	STAPLE_BADTIME };
-
 /*
  * Where `e` stands at `now`: thisUpdate may be clock_skew in the future;
  * nextUpdate may have passed by `grace` seconds (the server allows none, the
@@ -141,11 +140,9 @@ time_t staple_entry_end(const struct staple_entry *e);
 /*
  * An ASN.1 UTCTime or GeneralizedTime, read strictly (digits, a valid
  * date, "Z"; fractions of a second are ignored), as seconds since the
- * epoch in *t. 0 when it is missing or unreadable: never a guess.
+ * epoch in *t (staple_time_parse). 0 when it is missing or unreadable:
+ * never a guess.
  */
 int staple_asn1_time(const ASN1_STRING *s, time_t *t);
-
-/* The same for `len` content bytes at `p` of ASN.1 type `type`. */
-int staple_time_parse(int type, const unsigned char *p, size_t len, time_t *t);
 
 #endif

@@ -842,24 +842,6 @@ staple_store_tick(void)
 	staple_store_unclaim();
 }
 
-/*
- * Where `e` stands for serving at `now` (staple_entry_when), and
- * STAPLE_BADTIME too for a critical extension or a signature that vetting
- * did not accept, or whose signer has expired since. Not vetted yet counts
- * as servable: the lookup vets it before serving it.
- */
-static int
-staple_entry_servable(const struct staple_entry *e, time_t now)
-{
-	time_t until;
-	int sig = staple_entry_sig(e, &until);
-
-	if ((e->flags & STAPLE_ENTRY_CRITICAL) || sig == STAPLE_SIG_BAD ||
-	    (sig == STAPLE_SIG_OK && now > until))
-		return STAPLE_BADTIME;
-	return staple_entry_when(e, now, 0);
-}
-
 /* Why entry `e` is not served, for a log line (`buf` has room for 48). */
 static const char *
 staple_store_why(const struct staple_entry *e, int future, char *buf)

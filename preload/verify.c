@@ -182,13 +182,14 @@ staple_verify_entries(const struct staple_entry *entries, size_t n,
 		case STAPLE_FUTURE:
 			/* it may say otherwise once it begins */
 			future = 1;
-			staple_until(until, e->this_update - staple_conf.clock_skew);
+			staple_until(until, staple_time_add(e->this_update,
+			    -(int64_t)staple_conf.clock_skew));
 			continue;
 		}
 		good |= e->cert_status == V_OCSP_CERTSTATUS_GOOD;
 		unknown |= e->cert_status == V_OCSP_CERTSTATUS_UNKNOWN;
-		staple_until(until, staple_entry_end(e) +
-		    (e->flags & STAPLE_ENTRY_NEXT ? staple_conf.clock_skew : 0));
+		staple_until(until, staple_time_add(staple_entry_end(e),
+		    e->flags & STAPLE_ENTRY_NEXT ? staple_conf.clock_skew : 0));
 	}
 	if (good)
 		return STAPLE_GOOD;
@@ -244,7 +245,7 @@ int
 staple_verify(const unsigned char *der, long len, struct staple_check *c)
 {
 	struct staple_key key;
-	time_t until = c->judge.now + staple_conf.max_age;
+	time_t until = staple_time_add(c->judge.now, staple_conf.max_age);
 	int verdict, cacheable;
 
 	c->why = NULL;

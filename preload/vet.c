@@ -30,15 +30,20 @@ staple_entry_set(const struct staple_entry *e, int sig, time_t until)
 	__atomic_store_n(&((struct staple_entry *)e)->vetted, v, __ATOMIC_RELEASE);
 }
 
-/* Record why `f` failed (the first reason stays) and log it once. */
+/*
+ * Record why `f` failed (the first reason stays; `parse`: OpenSSL's parse
+ * refused the file or read it otherwise) and log it once.
+ */
 static void
-staple_vet_refuse(const struct staple_entry *e, const char *why,
+staple_vet_refuse(const struct staple_entry *e, const char *why, int parse,
     const char *label)
 {
 	struct staple_file *f = (struct staple_file *)e->file;
 	char *copy = strdup(why), *none = NULL;
 	uint64_t key;
 
+	if (f != NULL && parse)
+		__atomic_store_n(&f->unparsed, 1, __ATOMIC_RELEASE);
 	if (f != NULL && copy != NULL &&
 	    __atomic_compare_exchange_n(&f->why, &none, copy, 0,
 	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -74,7 +79,10 @@ staple_vet_same(const struct staple_entry *e, const struct staple_entry *all,
 	return 0;
 }
 
-/* Vet `e` against `issuer` with the parsed response `bs`. */
+/*
+ * Vet `e` against `issuer` with the parsed response `bs`; without an issuer,
+ * only that OpenSSL reads the entry as the index did (else it stays unchecked).
+ */
 static int
 staple_vet_with(const struct staple_entry *e, OCSP_BASICRESP *bs,
     const struct staple_entry *all, size_t n, X509 *issuer, const char *label)
@@ -85,16 +93,18 @@ staple_vet_with(const struct staple_entry *e, OCSP_BASICRESP *bs,
 	if (!staple_vet_same(e, all, n)) {
 		staple_entry_set(e, STAPLE_SIG_BAD, 0);
 		staple_vet_refuse(e, "OpenSSL reads this response otherwise",
-		    label);
+		    1, label);
 		return STAPLE_SIG_BAD;
 	}
+	if (issuer == NULL)
+		return STAPLE_SIG_UNCHECKED;
 	memset(&j, 0, sizeof(j));
 	j.issuer = issuer;
 	j.now = time(NULL);
 	j.level = (int)staple_conf.security_level;
 	if (!staple_signer_verify(bs, &j, &until)) {
 		staple_entry_set(e, STAPLE_SIG_BAD, 0);
-		staple_vet_refuse(e, j.why, label);
+		staple_vet_refuse(e, j.why, 0, label);
 		return STAPLE_SIG_BAD;
 	}
 	staple_entry_set(e, STAPLE_SIG_OK, until);
@@ -115,7 +125,7 @@ staple_vet_parse(const struct staple_entry *e, struct staple_entry **all,
 	    !staple_entries(bs, all, n, &why)) {
 		ossl.OCSP_BASICRESP_free(bs);
 		staple_entry_set(e, STAPLE_SIG_BAD, 0);
-		staple_vet_refuse(e, why ? why : "not a response", label);
+		staple_vet_refuse(e, why ? why : "not a response", 1, label);
 		return NULL;
 	}
 	return bs;
@@ -143,10 +153,11 @@ staple_entry_vet(const struct staple_entry *e, X509 *issuer, const char *label)
 	return sig;
 }
 
-void
-staple_file_vet(struct staple_file *f, const char *label)
+/* staple_file_vet and staple_file_vet_all: `all` parses every file. */
+static void
+staple_file_vet_some(struct staple_file *f, const char *label, int all)
 {
-	struct staple_entry *all = NULL;
+	struct staple_entry *parsed = NULL;
 	OCSP_BASICRESP *bs = NULL;
 	time_t until;
 	size_t n = 0;
@@ -156,15 +167,46 @@ staple_file_vet(struct staple_file *f, const char *label)
 	for (size_t i = 0; i < f->nentries; i++) {
 		const struct staple_entry *e = &f->entries[i];
 
-		if (staple_entry_sig(e, &until) != STAPLE_SIG_UNCHECKED ||
-		    (issuer = staple_issuers_for(e->md_nid, e->name_hash,
-		    e->key_hash, e->hash_len)) == NULL)
+		if (staple_entry_sig(e, &until) != STAPLE_SIG_UNCHECKED)
 			continue;
-		if (bs == NULL && (bs = staple_vet_parse(e, &all, &n, label)) == NULL)
+		issuer = staple_issuers_for(e->md_nid, e->name_hash,
+		    e->key_hash, e->hash_len);
+		if (issuer == NULL && !all)
+			continue;
+		if (bs == NULL &&
+		    (bs = staple_vet_parse(e, &parsed, &n, label)) == NULL) {
+			/* OpenSSL refuses the file: every entry with it */
+			for (size_t k = i + 1; all && k < f->nentries; k++)
+				staple_entry_set(&f->entries[k], STAPLE_SIG_BAD, 0);
 			break;
-		staple_vet_with(e, bs, all, n, issuer, label);
+		}
+		staple_vet_with(e, bs, parsed, n, issuer, label);
 	}
-	free(all);
+	free(parsed);
 	ossl.OCSP_BASICRESP_free(bs);
 	ossl.ERR_pop_to_mark();
+}
+
+void
+staple_file_vet(struct staple_file *f, const char *label)
+{
+	staple_file_vet_some(f, label, 0);
+}
+
+void
+staple_file_vet_all(struct staple_file *f, const char *label)
+{
+	staple_file_vet_some(f, label, 1);
+}
+
+int
+staple_entry_servable(const struct staple_entry *e, time_t now)
+{
+	time_t until;
+	int sig = staple_entry_sig(e, &until);
+
+	if ((e->flags & STAPLE_ENTRY_CRITICAL) || sig == STAPLE_SIG_BAD ||
+	    (sig == STAPLE_SIG_OK && now > until))
+		return STAPLE_BADTIME;
+	return staple_entry_when(e, now, 0);
 }

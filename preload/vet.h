@@ -38,4 +38,22 @@ int staple_entry_vet(const struct staple_entry *e, X509 *issuer,
 /* Vet every entry of `f` whose issuer the process knows (issuers.h). */
 void staple_file_vet(struct staple_file *f, const char *label);
 
+/*
+ * staple_file_vet, and OpenSSL's parse for the entries whose issuer the
+ * process does not know: an entry it refuses or reads otherwise is refused
+ * (STAPLE_SIG_BAD, f->unparsed set) as the handshake's vetting would refuse
+ * it; the others stay unchecked. For staplectl, which must judge every file
+ * as the server will, whatever issuers it was given.
+ */
+void staple_file_vet_all(struct staple_file *f, const char *label);
+
+/*
+ * Where `e` stands for serving at `now` (staple_entry_when), and
+ * STAPLE_BADTIME too for a critical extension or a signature that vetting
+ * did not accept, or whose signer has expired since. Not vetted yet counts
+ * as servable: the server vets it before serving it. The one rule the
+ * store and staplectl share.
+ */
+int staple_entry_servable(const struct staple_entry *e, time_t now);
+
 #endif

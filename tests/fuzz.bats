@@ -49,3 +49,19 @@ open(sys.argv[1], 'wb').write(bytes([len(parts)]) + b''.join(len(p).to_bytes(2, 
     [ "$status" -eq 0 ]
     [[ $output == *"Executed $T/broken"* ]]
 }
+
+@test "fuzz_der: the GnuTLS corpus runs clean; what OpenSSL refuses, vetting refuses" {
+    corpus=$TOP/../shared/vectors/gnutls-ocsp-resp-fuzz
+    if [[ ! -d $corpus ]]; then
+        [[ -z ${CI:-} ]] || { echo "no GnuTLS OCSP corpus at $corpus" >&2; return 1; }
+        skip "the GnuTLS OCSP corpus (shared/vectors) is not beside this checkout"
+    fi
+    run env FUZZ_DER_REPORT=1 FUZZ_LEAF=$PKI/rsa.pem FUZZ_ISSUER=$PKI/int.pem \
+        "$TOP/tests/.work/fuzz_der" -runs=0 "$corpus"/*.der
+    [ "$status" -eq 0 ]
+    [ "$(grep -c "^Executed " <<<"$output")" -eq 386 ]
+    # the 37 the reader reads and OpenSSL refuses: vetting refused each
+    # (an input may report more than once: count the inputs)
+    [ "$(awk '/^Running: / { f = $2 } $0 == "vet-refused" { r[f] = 1 }
+        END { print length(r) }' <<<"$output")" -eq 37 ]
+}

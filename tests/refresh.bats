@@ -249,3 +249,65 @@ unit_copy() {
     [ "$status" -eq 0 ]
     [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
 }
+
+@test "refresh: started with SIGCHLD ignored, it still finishes" {
+    responder
+    # a shell that ignores SIGCHLD passes that on through exec
+    run timeout 30 bash -c 'trap "" CHLD; exec "$@"' - "$CTL" refresh --jobs 2 \
+        --dir "$T/staples" "$FLEET/leaf1/fullchain.pem" "$FLEET/leaf2/fullchain.pem" \
+        "$FLEET/plain/fullchain.pem"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c ': fetched: good, stored ' <<<"$output")" -eq 2 ]
+    [ "${lines[-1]}" = "refresh: 3 certificates: 2 fetched, 0 fresh, 1 without OCSP, 0 failed" ]
+}
+
+@test "refresh and fetch: bad numbers are refused, each with a clear error" {
+    bad() { # bad MESSAGE CMD...: exit 3 and exactly that message, nothing done
+        local msg=$1
+        shift
+        run "$@"
+        [ "$status" -eq 3 ]
+        [ "$output" = "$msg" ]
+    }
+    bad "staplectl: --timeout: 'x' is not a whole number from 1 to 86400" \
+        "$CTL" refresh --dir "$T/staples" --timeout x "$FLEET/leaf1/fullchain.pem"
+    bad "staplectl: --timeout: '5s' is not a whole number from 1 to 86400" \
+        "$CTL" refresh --dir "$T/staples" --timeout 5s "$FLEET/leaf1/fullchain.pem"
+    bad "staplectl: --jobs: '0' is not a whole number from 1 to 64" \
+        "$CTL" refresh --dir "$T/staples" --jobs 0 "$FLEET/leaf1/fullchain.pem"
+    bad "staplectl: --jobs: '99999999999999999999' is not a whole number from 1 to 64" \
+        "$CTL" refresh --dir "$T/staples" --jobs 99999999999999999999 "$FLEET/leaf1/fullchain.pem"
+    bad "staplectl: --timeout: '' is not a whole number from 1 to 86400" \
+        "$CTL" fetch --cert "$FLEET/leaf1/fullchain.pem" --timeout ""
+    bad "staplectl: --timeout: '-1' is not a whole number from 1 to 86400" \
+        "$CTL" fetch --cert "$FLEET/leaf1/fullchain.pem" --timeout -1
+    bad "staplectl: --security-level: '2x' is not a whole number from 0 to 5" \
+        "$CTL" verify --cert "$FLEET/leaf1/fullchain.pem" --security-level 2x "$T/none.der"
+    [ "$(ls -A "$T/staples")" = "" ]
+    # numbers in the config file: the library's line, then staplectl stops
+    printf 'max_age = 1x\n' >"$LIBSTAPLE_CONF"
+    run "$CTL" refresh --dir "$T/staples" "$FLEET/leaf1/fullchain.pem"
+    [ "$status" -eq 3 ]
+    [[ ${lines[0]} == "libstaple["*"]: error: $LIBSTAPLE_CONF:1: bad max_age '1x' (60 to 31536000 seconds); keeping 604800" ]]
+    [ "${lines[1]}" = "staplectl: $LIBSTAPLE_CONF: a bad number (above); fix it first" ]
+    [ "${#lines[@]}" -eq 2 ]
+    printf 'security_level = 9\nclock_skew = -5\n' >"$LIBSTAPLE_CONF"
+    run "$CTL" show "$T/staples"
+    [ "$status" -eq 3 ]
+    [[ $output == *"$LIBSTAPLE_CONF:1: bad security_level '9' (0 to 5); keeping 2"* ]]
+    [[ $output == *"$LIBSTAPLE_CONF:2: bad clock_skew '-5' (0 to 86400 seconds); keeping 300"* ]]
+    [ "${lines[-1]}" = "staplectl: $LIBSTAPLE_CONF: a bad number (above); fix it first" ]
+}
+
+@test "refresh: a lone certificate without OCSP URL nor issuer in a 'certs =' glob is an info line" {
+    responder
+    mkdir -p "$T/certs"
+    cp "$FLEET/plain/cert.pem" "$T/certs/a-plain.pem"    # the leaf alone, no AIA
+    cp "$FLEET/leaf1/fullchain.pem" "$T/certs/b-leaf1.pem"
+    printf 'dir = %s\ncerts = %s/*.pem\n' "$T/staples" "$T/certs" >"$LIBSTAPLE_CONF"
+    run "$CTL" refresh
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$T/certs/a-plain.pem: the certificate names no OCSP responder; nothing to do" ]
+    [[ ${lines[1]} == "$T/certs/b-leaf1.pem: fetched: good, stored "* ]]
+    [ "${lines[-1]}" = "refresh: 2 certificates: 1 fetched, 0 fresh, 1 without OCSP, 0 failed" ]
+}

@@ -109,8 +109,7 @@ store(const char *dir, const char *where, const unsigned char *der, long len,
 	return ok;
 }
 
-/* The first OCSP URL of the leaf's AIA, malloc()ed, or NULL. */
-static char *
+char *
 ctl_ocsp_url(X509 *leaf)
 {
 	STACK_OF(OPENSSL_STRING) *urls = ossl.X509_get1_ocsp(leaf);
@@ -190,7 +189,10 @@ ctl_fetch(int argc, char **argv)
 		case 'u': url = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'a': cafile = optarg; break;
-		case 't': timeout = atoi(optarg); break;
+		case 't':
+			timeout = (int)ctl_parse_number("--timeout", optarg, 1,
+			    86400);
+			break;
 		default: ctl_die("fetch", "unknown option");
 		}
 	}

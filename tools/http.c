@@ -256,9 +256,11 @@ http_parse_head(const char *head, size_t n, long long *clen, char *err,
 		return http_fail(err, size, "not an HTTP answer");
 	status = atoi(head + 9);
 	if (status != 200) {
-		nl = memchr(head, '\n', n);
-		return http_fail(err, size, "HTTP status %.*s", (int)((nl ? nl :
-		    end) - head - 9), head + 9);
+		/* the status line without its line end, printable only */
+		for (v = head + 9; v < end && *v >= ' ' && *v < 0x7f; v++)
+			;
+		return http_fail(err, size, "HTTP status %.*s",
+		    (int)(v - head - 9 > 100 ? 100 : v - head - 9), head + 9);
 	}
 	for (; line < end && (nl = memchr(line, '\n', end - line)) != NULL;
 	    line = nl + 1) {

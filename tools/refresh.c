@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,12 +120,17 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 	struct ctl_result r = { .verdict = -1 };
 	X509_STORE *store = o->cafile ? ossl.X509_STORE_new() : NULL;
 	const char *why;
-	char name[256];
+	char name[256], *url = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->result = R_FAILED;
 	if ((c.leaf = load_certs(file, c.certs)) == NULL) {
 		snprintf(out->reason, sizeof(out->reason), "no PEM certificate");
+		goto done;
+	}
+	/* nothing to fetch for it: its issuer does not matter then */
+	if ((url = ctl_ocsp_url(c.leaf)) == NULL) {
+		out->result = R_NO_URL;
 		goto done;
 	}
 	if (store != NULL)
@@ -157,6 +163,7 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 		    &out->verdict, &why);
 	}
 done:
+	free(url);
 	ossl.X509_STORE_free(store);
 	ossl.X509_free(c.issuer);
 	sk_X509_pop_free(c.certs, ossl.X509_free);
@@ -189,22 +196,26 @@ job_collect(struct job *j, struct outcome *outs, const char *const *files)
 	}
 }
 
-/* Wait for one child; collect it. */
+/*
+ * Wait for one child; collect it. Should wait() know of no child (ECHILD:
+ * SIGCHLD ignored after all, the children reaped by the kernel), collect the
+ * oldest: its pipe ends when it does, so every call still retires a job.
+ */
 static void
 job_wait(struct job *jobs, int *running, struct outcome *outs,
     const char *const *files)
 {
 	pid_t pid;
+	int i;
 
 	while ((pid = wait(NULL)) < 0 && errno == EINTR)
 		;
-	for (int i = 0; i < *running; i++) {
-		if (jobs[i].pid != pid)
-			continue;
-		job_collect(&jobs[i], outs, files);
-		jobs[i] = jobs[--*running];
-		return;
-	}
+	for (i = 0; i < *running && jobs[i].pid != pid; i++)
+		;
+	if (i == *running)
+		i = 0;
+	job_collect(&jobs[i], outs, files);
+	jobs[i] = jobs[--*running];
 }
 
 /* Run refresh_one for every file, at most o->jobs at a time. */
@@ -218,6 +229,11 @@ refresh_all(const char *const *files, size_t n, const struct options *o,
 
 	if (jobs == NULL)
 		ctl_die("refresh", "out of memory");
+	/*
+	 * Started with SIGCHLD ignored (a service manager's or shell's
+	 * leftover), wait() would find no child: take the default back.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	fflush(NULL);
 	for (size_t i = 0; i < n; i++) {
 		if (running == o->jobs)
@@ -240,22 +256,6 @@ refresh_all(const char *const *files, size_t n, const struct options *o,
 	while (running > 0)
 		job_wait(jobs, &running, outs, files);
 	free(jobs);
-}
-
-/* `s` as a JSON string. */
-static void
-json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
 }
 
 static void
@@ -288,11 +288,11 @@ print_json(const char *file, const struct outcome *o, int last)
 	char next[32];
 
 	printf("    {\"cert\": ");
-	json_string(file);
+	ctl_quoted(file, 0);
 	printf(", \"result\": \"%s\"", result_names[o->result]);
 	if (o->staple[0] != '\0') {
 		printf(", \"staple\": ");
-		json_string(o->staple);
+		ctl_quoted(o->staple, 0);
 	}
 	if (o->result == R_FRESH || o->result == R_FETCHED) {
 		ctl_stamp(next, sizeof(next), o->next);
@@ -301,7 +301,7 @@ print_json(const char *file, const struct outcome *o, int last)
 	}
 	if (o->result == R_FAILED || o->result == R_FETCHED) {
 		printf(", \"reason\": ");
-		json_string(o->reason);
+		ctl_quoted(o->reason, 0);
 	}
 	printf("}%s\n", last ? "" : ",");
 }
@@ -341,8 +341,13 @@ ctl_refresh(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': o.dir = optarg; break;
-		case 'j': o.jobs = atoi(optarg); break;
-		case 't': o.timeout = atoi(optarg); break;
+		case 'j':
+			o.jobs = (int)ctl_parse_number("--jobs", optarg, 1, 64);
+			break;
+		case 't':
+			o.timeout = (int)ctl_parse_number("--timeout", optarg,
+			    1, 86400);
+			break;
 		case 'a': o.cafile = optarg; break;
 		case 'J': o.json = 1; break;
 		default: ctl_die("refresh", "usage: refresh [--dir DIR]"
@@ -350,8 +355,6 @@ ctl_refresh(int argc, char **argv)
 		    " [CERTFILE|GLOB ...]");
 		}
 	}
-	if (o.jobs < 1 || o.jobs > 64 || o.timeout < 1)
-		ctl_die("refresh", "--jobs is 1 to 64, --timeout at least 1");
 	if (optind == argc) {
 		/* `certs =` in the config file: globs separated by white space */
 		/* as many patterns as it has: at most one per two characters */

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,60 +22,74 @@
 #include "staplectl.h"
 
 struct row {
-	char *file;
+	char *file;			/* shared by the rows of one file */
 	const char *why;		/* not a usable response: why */
-	char *sig_why;			/* why vetting refused it */
-	struct staple_entry e;
+	char *sig_why;			/* why vetting refused it (shared) */
+	int unparsed;			/* that was OpenSSL's parse */
+	int servable;			/* staple_entry_servable() at `now` */
 	int superseded;
+	struct staple_entry e;
 };
 
 static struct row *rows;
-static size_t nrows;
+static size_t nrows, rows_room;
 
-static void
-add_row(const char *file, const char *why, const struct staple_entry *e,
-    const char *sig_why)
+/* A new row (the array grows by doubling: linear over all rows). */
+static struct row *
+add_row(char *file, const char *why)
 {
 	struct row *r;
 
-	if ((r = realloc(rows, (nrows + 1) * sizeof(*rows))) == NULL)
-		ctl_die(file, "out of memory");
-	rows = r;
+	if (nrows == rows_room) {
+		rows_room = rows_room ? 2 * rows_room : 256;
+		if ((r = realloc(rows, rows_room * sizeof(*rows))) == NULL)
+			ctl_die(file, "out of memory");
+		rows = r;
+	}
 	r = &rows[nrows++];
 	memset(r, 0, sizeof(*r));
-	r->file = strdup(file);
+	r->file = file;
 	r->why = why;
-	r->sig_why = sig_why ? strdup(sig_why) : NULL;
-	if (e != NULL)
-		r->e = *e;
+	return r;
 }
 
-/* Parse and vet one file into rows. */
+/*
+ * Parse and vet one file into rows, at `now`: vetted as the server vets it,
+ * OpenSSL's parse included even where no issuer is known here.
+ */
 static void
-add_file(const char *path)
+add_file(const char *path, time_t now)
 {
 	struct staple_file *f;
 	unsigned char *der;
 	const char *why;
-	struct stat st;
+	char *file, *sig_why;
+	struct row *r;
 	long len = 0;
 
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		add_row(path, "not a regular file", NULL, NULL);
-		return;
-	}
+	if ((file = strdup(path)) == NULL)
+		ctl_die(path, "out of memory");
 	if ((der = ctl_read_file(path, &len)) == NULL) {
-		add_row(path, "cannot be read", NULL, NULL);
+		add_row(file, errno == EINVAL ? "not a regular file" :
+		    "cannot be read");
 		return;
 	}
 	if ((f = staple_file_parse(path, der, len, &why)) == NULL)
 		ctl_die(path, "out of memory");
-	staple_file_vet(f, NULL);	/* its verdicts are the rows */
+	staple_file_vet_all(f, NULL);	/* its verdicts are the rows */
 	if (f->nentries == 0)
-		add_row(path, why, NULL, NULL);
-	for (size_t i = 0; i < f->nentries; i++)
-		add_row(path, NULL, &f->entries[i], __atomic_load_n(&f->why,
-		    __ATOMIC_ACQUIRE));
+		add_row(file, why);
+	sig_why = __atomic_load_n(&f->why, __ATOMIC_ACQUIRE);
+	if (sig_why != NULL && (sig_why = strdup(sig_why)) == NULL)
+		ctl_die(path, "out of memory");
+	for (size_t i = 0; i < f->nentries; i++) {
+		r = add_row(file, NULL);
+		r->e = f->entries[i];
+		r->e.file = NULL;	/* the file is gone after this */
+		r->sig_why = sig_why;
+		r->unparsed = __atomic_load_n(&f->unparsed, __ATOMIC_ACQUIRE);
+		r->servable = staple_entry_servable(&r->e, now);
+	}
 	staple_file_release(f);
 }
 
@@ -86,7 +101,7 @@ skip_dot(const struct dirent *d)
 
 /* Every file of a directory (as the library sees it: no dot files), or one file. */
 static void
-add_path(const char *path)
+add_path(const char *path, time_t now)
 {
 	struct dirent **names;
 	struct stat st;
@@ -94,19 +109,40 @@ add_path(const char *path)
 	int n;
 
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		add_file(path);
+		add_file(path, now);
 		return;
 	}
 	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0)
 		ctl_die(path, "cannot read directory");
 	for (int i = 0; i < n; i++) {
 		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0) {
-			add_file(file);
+			add_file(file, now);
 			free(file);
 		}
 		free(names[i]);
 	}
 	free(names);
+}
+
+/* Order rows by CertID, then newest thisUpdate first, then as listed. */
+static int
+cmp_certid(const void *pa, const void *pb)
+{
+	const struct row *a = *(struct row *const *)pa;
+	const struct row *b = *(struct row *const *)pb;
+	int c;
+
+	if (a->e.md_nid != b->e.md_nid)
+		return a->e.md_nid < b->e.md_nid ? -1 : 1;
+	if ((c = (int)a->e.hash_len - (int)b->e.hash_len) != 0 ||
+	    (c = (int)a->e.serial_len - (int)b->e.serial_len) != 0 ||
+	    (c = memcmp(a->e.serial, b->e.serial, a->e.serial_len)) != 0 ||
+	    (c = memcmp(a->e.name_hash, b->e.name_hash, a->e.hash_len)) != 0 ||
+	    (c = memcmp(a->e.key_hash, b->e.key_hash, a->e.hash_len)) != 0)
+		return c;
+	if (a->e.this_update != b->e.this_update)
+		return a->e.this_update > b->e.this_update ? -1 : 1;
+	return a < b ? -1 : a > b;
 }
 
 static int
@@ -119,30 +155,16 @@ same_certid(const struct staple_entry *a, const struct staple_entry *b)
 	    memcmp(a->serial, b->serial, a->serial_len) == 0;
 }
 
-/*
- * Where a row stands for the library (staple_entry_when), STAPLE_BADTIME
- * too for a critical extension or a signature it would not serve. A staple
- * whose issuer staplectl does not know counts as servable: the server may.
- */
-static int
-row_servable(const struct row *r, time_t now)
-{
-	time_t until;
-	int sig = staple_entry_sig(&r->e, &until);
-
-	if ((r->e.flags & STAPLE_ENTRY_CRITICAL) || sig == STAPLE_SIG_BAD ||
-	    (sig == STAPLE_SIG_OK && now > until))
-		return STAPLE_BADTIME;
-	return staple_entry_when(&r->e, now, 0);
-}
-
-/* Why a row is not served (row_servable said STAPLE_BADTIME); into buf. */
+/* Why a row is not served (its state is STAPLE_BADTIME); into buf. */
 static void
 row_unservable(const struct row *r, char *buf, size_t size)
 {
 	time_t until;
 
-	if (staple_entry_sig(&r->e, &until) == STAPLE_SIG_BAD)
+	if (staple_entry_sig(&r->e, &until) == STAPLE_SIG_BAD && r->unparsed)
+		snprintf(buf, size, "not served: OpenSSL's parse refuses it (%s)",
+		    r->sig_why ? r->sig_why : "not parsed");
+	else if (staple_entry_sig(&r->e, &until) == STAPLE_SIG_BAD)
 		snprintf(buf, size, "bad signature: not served (%s)",
 		    r->sig_why ? r->sig_why : "not verified");
 	else if (r->e.flags & STAPLE_ENTRY_CRITICAL)
@@ -157,35 +179,41 @@ row_unservable(const struct row *r, char *buf, size_t size)
 		    " signed it has expired");
 }
 
-/* Of several current staples for one certificate, the library serves the newest. */
+/*
+ * Of several current staples for one certificate, the library serves the
+ * newest (the first listed of equals): sorted by CertID, each run's first
+ * is served, the rest superseded. n log n.
+ */
 static void
-mark_superseded(time_t now)
+mark_superseded(void)
 {
+	struct row **cur;
+	size_t n = 0;
+
+	if ((cur = calloc(nrows ? nrows : 1, sizeof(*cur))) == NULL)
+		ctl_die("show", "out of memory");
 	for (size_t i = 0; i < nrows; i++)
-		for (size_t j = 0; j < nrows; j++) {
-			struct row *a = &rows[i], *b = &rows[j];
-			if (i == j || a->why || b->why || !same_certid(&a->e, &b->e) ||
-			    row_servable(a, now) != STAPLE_CURRENT ||
-			    row_servable(b, now) != STAPLE_CURRENT)
-				continue;
-			if (b->e.this_update > a->e.this_update ||
-			    (b->e.this_update == a->e.this_update && j < i))
-				a->superseded = 1;
-		}
+		if (rows[i].why == NULL && rows[i].servable == STAPLE_CURRENT)
+			cur[n++] = &rows[i];
+	qsort(cur, n, sizeof(*cur), cmp_certid);
+	for (size_t i = 1; i < n; i++)
+		if (same_certid(&cur[i - 1]->e, &cur[i]->e))
+			cur[i]->superseded = 1;
+	free(cur);
 }
 
 /* "1d2h", "3h4m", "5m", "6s" */
 static void
-span(char *buf, size_t size, long s)
+span(char *buf, size_t size, long long s)
 {
 	if (s >= 86400)
-		snprintf(buf, size, "%ldd%ldh", s / 86400, s % 86400 / 3600);
+		snprintf(buf, size, "%lldd%lldh", s / 86400, s % 86400 / 3600);
 	else if (s >= 3600)
-		snprintf(buf, size, "%ldh%ldm", s / 3600, s % 3600 / 60);
+		snprintf(buf, size, "%lldh%lldm", s / 3600, s % 3600 / 60);
 	else if (s >= 60)
-		snprintf(buf, size, "%ldm", s / 60);
+		snprintf(buf, size, "%lldm", s / 60);
 	else
-		snprintf(buf, size, "%lds", s);
+		snprintf(buf, size, "%llds", s);
 }
 
 /*
@@ -199,7 +227,7 @@ struct judged {
 	const char *status;	/* good, revoked, unknown */
 	const char *state;	/* served, superseded, expired, not-yet-valid, unusable */
 	char text[256];
-	long left;		/* seconds to the staple's end; negative: past */
+	long long left;		/* seconds to the staple's end; negative: past */
 	int bad;
 };
 
@@ -228,27 +256,28 @@ judge_row(const struct row *r, time_t now, long warn, struct judged *j)
 	char left[32];
 
 	row_ids(r, j);
-	j->left = (long)(end - now);
+	/* 64-bit: a nextUpdate in 9999 is far past a 32-bit long */
+	j->left = (long long)end - (long long)now;
 	j->bad = 1;
-	switch (row_servable(r, now)) {
+	switch (r->servable) {
 	case STAPLE_BADTIME:
 		j->state = "unusable";
 		row_unservable(r, j->text, sizeof(j->text));
 		break;
 	case STAPLE_EXPIRED:
 		j->state = "expired";
-		span(left, sizeof(left), now - end);
+		span(left, sizeof(left), -j->left);
 		snprintf(j->text, sizeof(j->text), "stale (expired %s ago)", left);
 		break;
 	case STAPLE_FUTURE:
 		j->state = "not-yet-valid";
-		span(left, sizeof(left), r->e.this_update - now);
+		span(left, sizeof(left), (long long)r->e.this_update - now);
 		snprintf(j->text, sizeof(j->text), "not yet valid (in %s)", left);
 		break;
 	default:
 		j->state = r->superseded ? "superseded" : "served";
-		span(left, sizeof(left), end - now);
-		j->bad = !r->superseded && end - now < warn;
+		span(left, sizeof(left), j->left);
+		j->bad = !r->superseded && j->left < warn;
 		snprintf(j->text, sizeof(j->text), "%s (%s left)%s%s",
 		    r->superseded ? "duplicate superseded" : "serves it", left,
 		    j->bad ? ", expires within --warn" : "",
@@ -274,45 +303,27 @@ print_row(const struct row *r, time_t now, long warn)
 	return j.bad;
 }
 
-/* `s` as a JSON string, or (`label`) as a Prometheus label value. */
-static void
-quoted(const char *s, int label)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			printf("\\n");
-		else if ((unsigned char)*s < 0x20)
-			printf(label ? " " : "\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static int
 print_json(const struct row *r, time_t now, long warn, int last)
 {
 	struct judged j;
 
 	printf("    {\"file\": ");
-	quoted(r->file, 0);
+	ctl_quoted(r->file, 0);
 	if (r->why != NULL) {
 		printf(", \"state\": \"not-a-response\", \"served\": false,"
 		    " \"reason\": ");
-		quoted(r->why, 0);
+		ctl_quoted(r->why, 0);
 		printf("}%s\n", last ? "" : ",");
 		return 1;
 	}
 	judge_row(r, now, warn, &j);
 	printf(", \"serial\": \"%s\", \"issuer_key\": \"%s\", \"status\": \"%s\","
 	    " \"this_update\": \"%s\", \"next_update\": \"%s\", \"state\": \"%s\","
-	    " \"served\": %s, \"seconds_left\": %ld, \"attention\": %s,"
+	    " \"served\": %s, \"seconds_left\": %lld, \"attention\": %s,"
 	    " \"text\": ", j.serial, j.key, j.status, j.this, j.next, j.state, strcmp(j.state, "served") == 0 ? "true" : "false", j.left,
 	    j.bad ? "true" : "false");
-	quoted(j.text, 0);
+	ctl_quoted(j.text, 0);
 	printf("}%s\n", last ? "" : ",");
 	return j.bad;
 }
@@ -333,8 +344,8 @@ print_metrics(time_t now, long warn)
 			continue;
 		judge_row(&rows[i], now, warn, &j);
 		printf("libstaple_staple_seconds_left{file=");
-		quoted(rows[i].file, 1);
-		printf(",serial=\"%s\",issuer_key=\"%s\"} %ld\n", j.serial,
+		ctl_quoted(rows[i].file, 1);
+		printf(",serial=\"%s\",issuer_key=\"%s\"} %lld\n", j.serial,
 		    j.key, j.left);
 	}
 	printf("# HELP libstaple_staple_served Whether libstaple serves the"
@@ -342,7 +353,7 @@ print_metrics(time_t now, long warn)
 	    "# TYPE libstaple_staple_served gauge\n");
 	for (size_t i = 0; i < nrows; i++) {
 		printf("libstaple_staple_served{file=");
-		quoted(rows[i].file, 1);
+		ctl_quoted(rows[i].file, 1);
 		if (rows[i].why != NULL) {
 			printf(",state=\"not-a-response\"} 0\n");
 			bad = 1;
@@ -392,10 +403,10 @@ show(int argc, char **argv, int mode)
 	}
 	staple_issuers_add_chain(issuers);
 	if (optind == argc)
-		add_path(staple_conf.dir);
+		add_path(staple_conf.dir, now);
 	for (int i = optind; i < argc; i++)
-		add_path(argv[i]);
-	mark_superseded(now);
+		add_path(argv[i], now);
+	mark_superseded();
 	if (mode == SHOW_METRICS)
 		return print_metrics(now, warn);
 	if (mode == SHOW_JSON)

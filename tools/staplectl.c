@@ -17,12 +17,17 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 
 #include "../preload/config.h"
+#include "../preload/issuers.h"
 #include "../preload/log.h"
 #include "../preload/ossl.h"
 #include "../preload/signer.h"
@@ -77,14 +82,37 @@ ctl_read_certs(const char *file, STACK_OF(X509) *certs)
 unsigned char *
 ctl_read_file(const char *file, long *len)
 {
-	FILE *f = fopen(file, "re");
-	unsigned char *buf;
+	/* O_NONBLOCK: a FIFO in its place must not hang the open */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t size, got = 0;
+	ssize_t n;
 
-	if (f == NULL)
+	if (fd < 0)
 		return NULL;
-	if ((buf = malloc(STAPLE_FILE_MAX)) != NULL)
-		*len = (long)fread(buf, 1, STAPLE_FILE_MAX, f);
-	fclose(f);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	/*
+	 * Its size (capped) and a byte more, so that one read() usually
+	 * reaches the end: show reads many thousands of files.
+	 */
+	size = st.st_size < STAPLE_FILE_MAX ? (size_t)st.st_size + 1 :
+	    STAPLE_FILE_MAX;
+	if ((buf = malloc(size)) != NULL) {
+		/* a short read of a regular file is its end */
+		while (got < size && ((n = read(fd, buf + got, size - got)) > 0 ||
+		    (n < 0 && errno == EINTR)))
+			if (n > 0 && (got += (size_t)n) < size)
+				break;
+		*len = (long)got;
+	}
+	err = errno;
+	close(fd);
+	errno = err;
 	return buf;
 }
 
@@ -93,10 +121,12 @@ ctl_parse_time(const char *s)
 {
 	struct tm tm = { 0 };
 	char *end;
-	long n = strtol(s, &end, 10);
+	long long n;
 
-	if (*end == '\0' && end != s)
-		return (time_t)n;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (*end == '\0' && end != s && errno == 0)
+		return staple_time_clamp(n);
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (end == NULL) {
 		memset(&tm, 0, sizeof(tm));
@@ -118,6 +148,23 @@ ctl_store(const char *cafile)
 		ctl_die(cafile ? cafile : "(system trust store)",
 		    "cannot load trust anchors");
 	return store;
+}
+
+void
+ctl_quoted(const char *s, int label)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			printf("\\n");
+		else if ((unsigned char)*s < 0x20)
+			printf(label ? " " : "\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
 }
 
 void
@@ -148,19 +195,30 @@ ctl_default_level(void)
 int
 ctl_parse_level(const char *s)
 {
-	char *end;
-	long n = strtol(s, &end, 10);
+	return (int)ctl_parse_number("--security-level", s, 0, 5);
+}
 
-	if (*end != '\0' || end == s || n < 0 || n > 5)
-		ctl_die(s, "not a security level (0 to 5)");
-	return (int)n;
+long
+ctl_parse_number(const char *what, const char *s, long min, long max)
+{
+	char msg[128];
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < min || n > max) {
+		snprintf(msg, sizeof(msg), "'%.40s' is not a whole number from"
+		    " %ld to %ld", s, min, max);
+		ctl_die(what, msg);
+	}
+	return n;
 }
 
 int
 ctl_issued(X509 *x, X509 *leaf)
 {
-	return ossl.X509_check_issued(x, leaf) == X509_V_OK &&
-	    ossl.X509_verify(leaf, staple_x509_key(x)) > 0;
+	return staple_issued(x, leaf);	/* the library's one rule */
 }
 
 X509 *
@@ -255,10 +313,17 @@ main(int argc, char **argv)
 	/* before OpenSSL: check looks at a program without loading any */
 	if (strcmp(argv[1], "check") == 0)
 		return ctl_check(argc - 1, argv + 1);
+	/*
+	 * staplectl talks to a person: its own diagnostics, the config file's
+	 * included, go to stderr; a number it cannot read stops it rather than
+	 * run with a default the person did not ask for
+	 */
+	setenv("LIBSTAPLE_LOG", "stderr", 1);
 	staple_conf_env();
 	staple_conf_load();
-	/* staplectl talks to a person: its own diagnostics go to stderr */
 	staple_log_configure("stderr", -1);
+	if (staple_conf_bad_numbers() > 0)
+		ctl_die(staple_conf.conf, "a bad number (above); fix it first");
 	if (!ctl_open_libssl())
 		ctl_die("OpenSSL", "cannot use this libssl");
 	staple_md_init();

@@ -15,7 +15,10 @@ void ctl_die(const char *what, const char *msg) __attribute__((noreturn));
 /* Every PEM certificate in `file`, appended to `certs`; the first returned. */
 X509 *ctl_read_certs(const char *file, STACK_OF(X509) *certs);
 
-/* A file's bytes (at most STAPLE_FILE_MAX), malloc()ed; NULL on error. */
+/*
+ * A regular file's bytes (at most STAPLE_FILE_MAX), malloc()ed; NULL on
+ * error (errno EINVAL: not a regular file).
+ */
 unsigned char *ctl_read_file(const char *file, long *len);
 
 /* TIME: seconds since the epoch, or YYYY-MM-DD[THH:MM:SS][Z], UTC. */
@@ -23,6 +26,12 @@ time_t ctl_parse_time(const char *s);
 
 /* A trust store: FILE, or the system's when NULL. Exits on failure. */
 X509_STORE *ctl_store(const char *cafile);
+
+/*
+ * `s` on stdout as a JSON string, or (`label`) as a Prometheus label value:
+ * the one escaper of show, metrics and refresh --json.
+ */
+void ctl_quoted(const char *s, int label);
 
 /* `t` as YYYY-MM-DDTHH:MM:SSZ, or "-" for 0. */
 void ctl_stamp(char *buf, size_t size, time_t t);
@@ -32,6 +41,15 @@ int ctl_default_level(void);
 
 /* A security level argument (0-5); exits on a bad one. */
 int ctl_parse_level(const char *s);
+
+/*
+ * The whole number `s` given for `what` (an option), from min to max;
+ * exits with a clear error (status 3) on anything else.
+ */
+long ctl_parse_number(const char *what, const char *s, long min, long max);
+
+/* The first OCSP URL of the leaf's AIA, malloc()ed, or NULL. */
+char *ctl_ocsp_url(X509 *leaf);
 
 /* Whether `x` issued `leaf`: names and key identifiers agree, and its key signed it. */
 int ctl_issued(X509 *x, X509 *leaf);
