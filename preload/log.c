@@ -83,7 +83,7 @@ staple_log_enabled(int level)
 static int
 staple_log_syslog(int prio, const char *line, size_t len)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
 	char msg[1200], stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -98,7 +98,7 @@ staple_log_syslog(int prio, const char *line, size_t len)
 		n = sizeof(msg) - 1;
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return 0;
-	if ((reached = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0))
+	if ((reached = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0))
 		(void)!send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 	return reached;

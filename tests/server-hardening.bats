@@ -21,7 +21,8 @@ teardown() {
 # swapped_server FROM: s_server, with FROM renamed over staples/x.der right
 # after readdir() says x.der is a regular file.
 swapped_server() {
-    bg s_server env LD_PRELOAD="$TOP/tests/.work/swap_readdir.so $PRELOAD" \
+    # the shim before libstaple (a sanitizer runtime, if any, first of all)
+    bg s_server env LD_PRELOAD="${PRELOAD_BASE:+$PRELOAD_BASE }$TOP/tests/.work/swap_readdir.so $LIBSTAPLE" \
         SWAP_NAME=x.der SWAP_FROM="$1" SWAP_TO="$T/staples/x.der" \
         openssl s_server -www -accept "127.0.0.1:$PORT" -cert "$PKI/rsa.pem" \
         -key "$PKI/rsa.key" -cert_chain "$PKI/int.pem"
