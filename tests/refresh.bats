@@ -228,28 +228,6 @@ unit_copy() {
     [ "$(ls "$T/staples" | wc -l)" -eq 1 ]
 }
 
-@test "the refresh unit under systemd (systemd-run with its [Service] settings), where systemd runs" {
-    [[ -d /run/systemd/system ]] || skip "systemd is not running here"
-    responder
-    local props=() line
-    while IFS= read -r line; do
-        case $line in
-            ''|'#'*|'['*|Type=*|ExecStart=*|ReadWritePaths=*) ;;
-            *) props+=(-p "$line") ;;
-        esac
-    done < <(sed -n '/^\[Service\]/,$p' "$TOP/examples/refresh/staple-refresh.service")
-    # the test's fleet and staple directory are under /tmp: PrivateTmp would hide them
-    mkdir -p "$TOP/tests/.work/unit-run" && rm -rf "$TOP/tests/.work/unit-run"/*
-    cp -r "$FLEET/leaf4" "$TOP/tests/.work/unit-run/" && mkdir "$TOP/tests/.work/unit-run/staples"
-    run systemd-run --wait --pipe --collect --quiet "${props[@]}" \
-        -p ReadWritePaths="$TOP/tests/.work/unit-run/staples" \
-        "$CTL" refresh --dir "$TOP/tests/.work/unit-run/staples" \
-        "$TOP/tests/.work/unit-run/leaf4/fullchain.pem"
-    echo "$output"
-    [ "$status" -eq 0 ]
-    [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
-}
-
 @test "refresh: started with SIGCHLD ignored, it still finishes" {
     responder
     # a shell that ignores SIGCHLD passes that on through exec
