@@ -73,7 +73,7 @@ _roots_complete() {
 # _roots_make NAME: the work of roots_build for one root, under its lock:
 # mmdebstrap into NAME/root.new, then renamed NAME/root with its stamp.
 _roots_make() {
-    local name=$1 dir top spec suite arch variant pkgs log start
+    local name=$1 dir top spec suite arch variant pkgs log start try
     _roots_complete "$name" && return 0
     dir=$(roots_dir "$name") && spec=$(_roots_spec "$name") || return 1
     top=${dir%/root}
@@ -81,14 +81,19 @@ _roots_make() {
     log=$top/build.log
     command -v mmdebstrap >/dev/null || { _roots_err "mmdebstrap is needed to make the $name root"; return 1; }
     start=$(date +%s)
-    rm -rf "$top/root.new" "$dir" "$top/stamp" || return 1
-    if ! mmdebstrap --quiet --mode=root --arch="$arch" --variant="$variant" \
-        --include="$pkgs" "$suite" "$top/root.new" "$ROOTS_MIRROR" >"$log" 2>&1; then
+    rm -rf "$dir" "$top/stamp" || return 1
+    # a mirror busy with several downloads at once can fail one: try again
+    # (three times in all), a little later each time
+    for try in 1 2 3; do
+        rm -rf "$top/root.new" || return 1
+        mmdebstrap --mode=root --arch="$arch" --variant="$variant" \
+            --include="$pkgs" "$suite" "$top/root.new" "$ROOTS_MIRROR" >"$log" 2>&1 && break
         tail -n 30 "$log" >&2
         rm -rf "$top/root.new"
-        _roots_err "mmdebstrap $suite ($arch) failed (log: $log)"
-        return 1
-    fi
+        _roots_err "mmdebstrap $suite ($arch) failed, try $try of 3 (log: $log)"
+        ((try < 3)) || return 1
+        sleep $((try * 20))
+    done
     mv "$top/root.new" "$dir" || return 1
     printf 'seconds=%s\n' "$(($(date +%s) - start))" >"$top/build.stats"
     printf '%s\n' "$spec" >"$top/stamp"
