@@ -292,7 +292,9 @@ EOF
         "$(inner "$T/staples/$f")"
     [ "$status" -eq 0 ]
     [ "$output" = good ] || { echo "verify: $status: $output" >&2; return 1; }
-    run rr "$ctl" show "$(inner "$T/staples")"
+    # the responder's staples last a day, show's default --warn: a second
+    # after the fetch, that one is due for attention
+    run rr "$ctl" show --warn 1h "$(inner "$T/staples")"
     [ "$status" -eq 0 ]
     [[ $output == *"$f"*good* ]]
     # the same response, revoked in the responder's database: refused
