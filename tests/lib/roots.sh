@@ -70,6 +70,20 @@ _roots_complete() {
     [[ -d $dir && -f ${dir%/root}/stamp && $(cat "${dir%/root}/stamp") == "$spec" ]]
 }
 
+# _roots_fds_closed CMD...: run CMD with no descriptor above 2 open. Under
+# bats (and our lock on descriptor 9) mmdebstrap's pipe to apt gets a number
+# above 9, which apt hands to /bin/sh as `cat >&11`, and dash reads only one
+# digit there ("Bad fd number"): apt's download then fails.
+_roots_fds_closed() {
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec "$@"
+    )
+}
+
 # _roots_make NAME: the work of roots_build for one root, under its lock:
 # mmdebstrap into NAME/root.new, then renamed NAME/root with its stamp.
 _roots_make() {
@@ -86,7 +100,7 @@ _roots_make() {
     # (three times in all), a little later each time
     for try in 1 2 3; do
         rm -rf "$top/root.new" || return 1
-        mmdebstrap --mode=root --arch="$arch" --variant="$variant" \
+        _roots_fds_closed mmdebstrap --mode=root --arch="$arch" --variant="$variant" \
             --include="$pkgs" "$suite" "$top/root.new" "$ROOTS_MIRROR" >"$log" 2>&1 && break
         tail -n 30 "$log" >&2
         rm -rf "$top/root.new"
