@@ -14,14 +14,9 @@
 #   legacy_bullseye_dev DIR            bullseye's libssl-dev (1.1.1 headers) in DIR/root (cached)
 #   legacy_cmd111 DIR PROGRAM          set LEGACY_CMD to run PROGRAM from DIR/root
 #   legacy_run111 DIR PROGRAM ARGS...  run PROGRAM from DIR/root (foreground)
-#   legacy_postfix_conf DIR PF PORT CERT KEY [LINE...]
-#                                      a private Postfix 3.5 instance in PF
-#   legacy_postfix DIR PF ARGS...      run that instance's `postfix ARGS`
 #   legacy_openssl102_build DIR        OpenSSL 1.0.2k in DIR/prefix (cached)
 #   legacy_cmd102 DIR                  set LEGACY_CMD to run its `openssl`
 #   legacy_run102 DIR ARGS...          run its `openssl ARGS` (foreground)
-#   legacy_ocsp_static_cmd PORT FILE   set LEGACY_CMD to an HTTP OCSP "responder"
-#                                      that answers every request with FILE
 #   legacy_ssl_libs PID                print the libssl/libcrypto files PID maps
 #   legacy_libssl DIR                  print the libssl file DIR's programs load
 #   legacy_staple_parse                what `s_client -status` output (stdin)
@@ -53,10 +48,10 @@
 #   `ssl_protocols TLSv1.2 TLSv1.3;` in the configuration.
 # - OpenSSL 1.0.2k s_server has no -status_file; it staples only what it gets
 #   from an OCSP responder (-status -status_url URL, and -CAfile holding the
-#   issuer), and only without -www. legacy_ocsp_static_cmd serves a fixed file.
+#   issuer), and only without -www.
 #
 # Requires: apt-get, dpkg-deb, grep -P, dd, flock (bullseye); tar, gcc, make,
-# perl, sha256sum (1.0.2k); python3 (legacy_ocsp_static_cmd); cc
+# perl, sha256sum (1.0.2k); cc
 # (legacy_fake_libssl); timeout (legacy_staple); network access
 # to the Debian archive named in the machine's own apt sources.
 
@@ -383,89 +378,6 @@ legacy_run111() {
     "${LEGACY_CMD[@]}" "$@"
 }
 
-# ---------------------------------------------------------------- Postfix 3.5
-
-# legacy_postfix_conf DIR PF PORT CERT KEY [LINE...]: a private Postfix 3.5
-# instance from DIR/root in PF: PF/etc/main.cf (every directory the
-# binaries would take from /etc/postfix or /usr/lib/postfix pointed into
-# DIR/root or PF, 127.0.0.1 only, STARTTLS with CERT and KEY, mail for
-# mail.test accepted and discarded, log in PF/maillog; then the LINEs, the
-# last setting of a parameter wins) and PF/etc/master.cf (Debian's, its smtp
-# line replaced by smtpd on 127.0.0.1:PORT, chroot y as in Debian).
-# The daemons get LD_LIBRARY_PATH and OPENSSL_CONF only through
-# import_environment: a LINE setting import_environment must keep
-# $legacy_environment in it. Needs root, the user postfix and the group
-# postdrop (mail_owner, setgid_group).
-legacy_postfix_conf() {
-    local dir=$1 pf=$2 port=$3 cert=$4 key=$5 root envs
-    [[ $# -ge 5 ]] || { _legacy_err "usage: legacy_postfix_conf DIR PF PORT CERT KEY [LINE...]"; return 1; }
-    shift 5
-    root=$dir/root
-    [[ -x $root/usr/sbin/postfix ]] || { _legacy_err "no postfix in $root"; return 1; }
-    envs=$(legacy_bullseye_env "$dir" | grep -E '^(LD_LIBRARY_PATH|OPENSSL_CONF)=' | tr '\n' ' ')
-    mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/meta/dynamicmaps.cf.d" \
-        "$pf/meta/postfix-files.d" || return 1
-    chown postfix "$pf/data" || return 1
-    # meta_directory: the package's postfix-files, and no dynamic map modules
-    cp "$root/etc/postfix/postfix-files" "$pf/meta/" || return 1
-    : >"$pf/meta/dynamicmaps.cf" || return 1
-    {
-        cat <<EOF
-# private legacy test instance, Postfix 3.5 from Debian 11 (tests/lib/legacy.sh)
-compatibility_level = 2
-queue_directory = $pf/queue
-data_directory = $pf/data
-meta_directory = $pf/meta
-daemon_directory = $root/usr/lib/postfix/sbin
-shlib_directory = $root/usr/lib/postfix
-command_directory = $root/usr/sbin
-sendmail_path = $root/usr/sbin/sendmail
-newaliases_path = $root/usr/bin/newaliases
-mailq_path = $root/usr/bin/mailq
-manpage_directory = $root/usr/share/man
-sample_directory = $root/etc/postfix
-html_directory = no
-readme_directory = no
-legacy_environment = ${envs% }
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME \$legacy_environment
-myhostname = mail.test
-mydestination = mail.test
-local_recipient_maps =
-local_transport = discard:local
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-smtpd_peername_lookup = no
-maillog_file = $pf/maillog
-maillog_file_prefixes = $pf
-smtpd_tls_security_level = may
-smtpd_tls_cert_file = $cert
-smtpd_tls_key_file = $key
-smtpd_tls_loglevel = 1
-EOF
-        echo "# ---- this test"
-        printf '%s\n' "$@"
-    } >"$pf/etc/main.cf" || return 1
-    {
-        grep -Ev '^smtp[[:space:]]+inet[[:space:]]' "$root/usr/share/postfix/master.cf.dist"
-        echo "# ---- this test"
-        printf '127.0.0.1:%s inet  n       -       y       -       -       smtpd\n' "$port"
-    } >"$pf/etc/master.cf" || return 1
-}
-
-# legacy_postfix DIR PF ARGS...: run DIR/root's `postfix -c PF/etc ARGS`
-# (start, stop, check...) in the foreground. Variables set in front of the
-# call (LD_PRELOAD=... legacy_postfix ...) reach the daemons only if
-# main.cf's import_environment lists them. After `start` the master's PID is
-# in PF/queue/pid/master.pid.
-legacy_postfix() {
-    local dir=$1 pf=$2
-    shift 2 || { _legacy_err "usage: legacy_postfix DIR PF ARGS..."; return 1; }
-    legacy_cmd111 "$dir" /usr/sbin/postfix || return 1
-    "${LEGACY_CMD[@]}" -c "$pf/etc" "$@"
-}
-
 # ---------------------------------------------------------------- 1.0.2k
 
 # _legacy_openssl102_build_locked DIR TARBALL: the work of
@@ -531,34 +443,6 @@ legacy_run102() {
     shift || { _legacy_err "usage: legacy_run102 DIR ARGS..."; return 1; }
     legacy_cmd102 "$dir" || return 1
     "${LEGACY_CMD[@]}" "$@"
-}
-
-# legacy_ocsp_static_cmd PORT FILE: set the array LEGACY_CMD to a python3
-# HTTP server on 127.0.0.1:PORT answering every request (the OCSP POST of
-# 1.0.2k's s_server -status_url http://127.0.0.1:PORT/) with the bytes of
-# FILE, read anew each time: 1.0.2k's stand-in for -status_file.
-legacy_ocsp_static_cmd() {
-    [[ $# -eq 2 ]] || { _legacy_err "usage: legacy_ocsp_static_cmd PORT FILE"; return 1; }
-    # shellcheck disable=SC2016 # Python code
-    LEGACY_CMD=(python3 -c '
-import http.server, sys
-port, path = int(sys.argv[1]), sys.argv[2]
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.do_GET()
-    def do_GET(self):
-        with open(path, "rb") as f:
-            body = f.read()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/ocsp-response")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
-' "$1" "$2")
 }
 
 # ---------------------------------------------------------------- checks
