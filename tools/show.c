@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,58 +34,88 @@ struct row {
 };
 
 static struct row *rows;
-static size_t nrows, rows_room;
+static size_t nrows;
 
-/* A new row (the array grows by doubling: linear over all rows). */
+/*
+ * One file named on the command line or found in a directory, and the rows
+ * it comes to: files are read, parsed and vetted by worker threads, each
+ * taking the next files in turn; the rows are then put together in the
+ * files' order, so the output is the same whatever thread read what.
+ */
+struct job {
+	char *file;			/* the rows' file name, shared by them */
+	struct row *rows;
+	size_t nrows;
+	int nomem;			/* out of memory: the main thread dies */
+};
+
+static struct job *jobs;
+static size_t njobs, jobs_room;
+static size_t jobs_next;		/* atomic: the next job to take */
+static time_t jobs_now;
+
+/* Files a worker takes at a time: few atomic operations, even shares. */
+#define JOB_CHUNK 32
+/* Worker threads at most, and files per thread at least. */
+#define WORKERS_MAX 16
+#define WORKER_FILES 256
+
+/* A new row of `j` (room for every row of the file was made). */
 static struct row *
-add_row(char *file, const char *why)
+add_row(struct job *j, const char *why)
 {
-	struct row *r;
+	struct row *r = &j->rows[j->nrows++];
 
-	if (nrows == rows_room) {
-		rows_room = rows_room ? 2 * rows_room : 256;
-		if ((r = realloc(rows, rows_room * sizeof(*rows))) == NULL)
-			ctl_die(file, "out of memory");
-		rows = r;
-	}
-	r = &rows[nrows++];
 	memset(r, 0, sizeof(*r));
-	r->file = file;
+	r->file = j->file;
 	r->why = why;
 	return r;
 }
 
 /*
  * Parse and vet one file into rows, at `now`: vetted as the server vets it,
- * OpenSSL's parse included even where no issuer is known here.
+ * OpenSSL's parse included even where no issuer is known here. Runs in a
+ * worker thread: on allocation failure it sets j->nomem and leaves it at that.
  */
 static void
-add_file(const char *path, time_t now)
+add_file(struct job *j, time_t now)
 {
 	struct staple_file *f;
 	unsigned char *der;
 	const char *why;
-	char *file, *sig_why;
+	char *sig_why;
 	struct row *r;
 	long len = 0;
 
-	if ((file = strdup(path)) == NULL)
-		ctl_die(path, "out of memory");
-	if ((der = ctl_read_file(path, &len)) == NULL) {
-		add_row(file, errno == EINVAL ? "not a regular file" :
+	if ((j->rows = malloc(sizeof(*j->rows))) == NULL) {
+		j->nomem = 1;
+		return;
+	}
+	if ((der = ctl_read_file(j->file, &len)) == NULL) {
+		add_row(j, errno == EINVAL ? "not a regular file" :
 		    "cannot be read");
 		return;
 	}
-	if ((f = staple_file_parse(path, der, len, &why)) == NULL)
-		ctl_die(path, "out of memory");
+	if ((f = staple_file_parse(j->file, der, len, &why)) == NULL) {
+		j->nomem = 1;
+		return;
+	}
 	staple_file_vet_all(f, NULL);	/* its verdicts are the rows */
 	if (f->nentries == 0)
-		add_row(file, why);
+		add_row(j, why);
 	sig_why = __atomic_load_n(&f->why, __ATOMIC_ACQUIRE);
-	if (sig_why != NULL && (sig_why = strdup(sig_why)) == NULL)
-		ctl_die(path, "out of memory");
+	if ((sig_why != NULL && (sig_why = strdup(sig_why)) == NULL) ||
+	    (f->nentries > 1 && (r = realloc(j->rows, f->nentries *
+	    sizeof(*j->rows))) == NULL)) {
+		free(sig_why);
+		staple_file_release(f);
+		j->nomem = 1;
+		return;
+	}
+	if (f->nentries > 1)
+		j->rows = r;
 	for (size_t i = 0; i < f->nentries; i++) {
-		r = add_row(file, NULL);
+		r = add_row(j, NULL);
 		r->e = f->entries[i];
 		r->e.file = NULL;	/* the file is gone after this */
 		r->sig_why = sig_why;
@@ -91,6 +123,95 @@ add_file(const char *path, time_t now)
 		r->servable = staple_entry_servable(&r->e, now);
 	}
 	staple_file_release(f);
+}
+
+/* A worker: the next JOB_CHUNK files, until none are left. */
+static void *
+run_jobs(void *unused)
+{
+	size_t i;
+
+	(void)unused;
+	while ((i = __atomic_fetch_add(&jobs_next, JOB_CHUNK,
+	    __ATOMIC_RELAXED)) < njobs)
+		for (size_t k = i; k < i + JOB_CHUNK && k < njobs; k++)
+			add_file(&jobs[k], jobs_now);
+	return NULL;
+}
+
+/*
+ * Threads for `n` files: one per CPU this process may run on, none for a
+ * few files. One thread (the main one) under OpenSSL 1.0.2, which is safe
+ * in threads only with locking callbacks that staplectl does not install.
+ */
+static int
+workers(size_t n)
+{
+	cpu_set_t set;
+	size_t cpus = 1;
+
+	if (ossl.legacy)
+		return 1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1)
+		cpus = (size_t)CPU_COUNT(&set);
+	if (cpus > WORKERS_MAX)
+		cpus = WORKERS_MAX;
+	if (cpus > n / WORKER_FILES)
+		cpus = n / WORKER_FILES ? n / WORKER_FILES : 1;
+	return (int)cpus;
+}
+
+/*
+ * Read, parse and vet every file listed, in parallel, then lay their rows
+ * out in the files' order: linear in the rows.
+ */
+static void
+add_jobs(time_t now)
+{
+	pthread_t threads[WORKERS_MAX];
+	int n = workers(njobs), started = 0;
+	size_t total = 0;
+
+	jobs_now = now;
+	/* the configured issuers are read once, before any thread asks */
+	staple_issuers_load();
+	while (started < n - 1 &&
+	    pthread_create(&threads[started], NULL, run_jobs, NULL) == 0)
+		started++;
+	run_jobs(NULL);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	for (size_t i = 0; i < njobs; i++) {
+		if (jobs[i].nomem)
+			ctl_die(jobs[i].file, "out of memory");
+		total += jobs[i].nrows;
+	}
+	if ((rows = calloc(total ? total : 1, sizeof(*rows))) == NULL)
+		ctl_die("show", "out of memory");
+	for (size_t i = 0; i < njobs; i++) {
+		memcpy(rows + nrows, jobs[i].rows, jobs[i].nrows * sizeof(*rows));
+		nrows += jobs[i].nrows;
+		free(jobs[i].rows);
+	}
+	free(jobs);
+	jobs = NULL;
+	njobs = 0;
+}
+
+/* List `file` (a malloc()ed name it takes over) to be read. */
+static void
+add_job(char *file)
+{
+	struct job *grown;
+
+	if (njobs == jobs_room) {
+		jobs_room = jobs_room ? 2 * jobs_room : 256;
+		if ((grown = realloc(jobs, jobs_room * sizeof(*jobs))) == NULL)
+			ctl_die(file, "out of memory");
+		jobs = grown;
+	}
+	memset(&jobs[njobs], 0, sizeof(*jobs));
+	jobs[njobs++].file = file;
 }
 
 static int
@@ -101,7 +222,7 @@ skip_dot(const struct dirent *d)
 
 /* Every file of a directory (as the library sees it: no dot files), or one file. */
 static void
-add_path(const char *path, time_t now)
+add_path(const char *path)
 {
 	struct dirent **names;
 	struct stat st;
@@ -109,16 +230,16 @@ add_path(const char *path, time_t now)
 	int n;
 
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		add_file(path, now);
+		if ((file = strdup(path)) == NULL)
+			ctl_die(path, "out of memory");
+		add_job(file);
 		return;
 	}
 	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0)
 		ctl_die(path, "cannot read directory");
 	for (int i = 0; i < n; i++) {
-		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0) {
-			add_file(file, now);
-			free(file);
-		}
+		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0)
+			add_job(file);
 		free(names[i]);
 	}
 	free(names);
@@ -403,9 +524,10 @@ show(int argc, char **argv, int mode)
 	}
 	staple_issuers_add_chain(issuers);
 	if (optind == argc)
-		add_path(staple_conf.dir, now);
+		add_path(staple_conf.dir);
 	for (int i = optind; i < argc; i++)
-		add_path(argv[i], now);
+		add_path(argv[i]);
+	add_jobs(now);
 	mark_superseded();
 	if (mode == SHOW_METRICS)
 		return print_metrics(now, warn);
