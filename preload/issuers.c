@@ -11,7 +11,7 @@
 
 /* Enough for every intermediate of a large hosting box; more are logged. */
 #define POOL_MAX 512
-#define SHA1_LEN 20
+#define SHA1_LEN STAPLE_SHA1_LEN
 
 static struct {
 	X509 *x;
@@ -117,13 +117,12 @@ X509 *
 staple_issuers_find(X509 *leaf)
 {
 	unsigned char fp[SHA1_LEN];
-	unsigned int len = 0;
+	int n, index = 0, known;
 	size_t slot = 0;
-	int n, index = 0;
 
 	staple_issuers_load();
 	n = __atomic_load_n(&pool_count, __ATOMIC_ACQUIRE);
-	if (ossl.X509_digest(leaf, ossl.EVP_sha1(), fp, &len) && len == SHA1_LEN) {
+	if ((known = staple_x509_sha1(leaf, fp))) {
 		slot = staple_hash(STAPLE_HASH_INIT, fp, SHA1_LEN) % FOUND_SLOTS;
 		pthread_mutex_lock(&pool_lock);
 		if (memcmp(found[slot].fp, fp, SHA1_LEN) == 0)
@@ -135,7 +134,7 @@ staple_issuers_find(X509 *leaf)
 	for (int i = 0; i < n; i++) {
 		if (!staple_issued(pool[i].x, leaf))
 			continue;
-		if (len == SHA1_LEN) {
+		if (known) {
 			pthread_mutex_lock(&pool_lock);
 			memcpy(found[slot].fp, fp, SHA1_LEN);
 			found[slot].index = i + 1;
