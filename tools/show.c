@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../preload/config.h"
 #include "../preload/issuers.h"
@@ -44,6 +46,8 @@ static size_t nrows;
  */
 struct job {
 	char *file;			/* the rows' file name, shared by them */
+	int at;				/* its directory's descriptor, or AT_FDCWD */
+	const char *name;		/* its name there: in `file` */
 	struct row *rows;
 	size_t nrows;
 	int nomem;			/* out of memory: the main thread dies */
@@ -91,7 +95,7 @@ add_file(struct job *j, time_t now)
 		j->nomem = 1;
 		return;
 	}
-	if ((der = ctl_read_file(j->file, &len)) == NULL) {
+	if ((der = ctl_read_file_at(j->at, j->name, &len)) == NULL) {
 		add_row(j, errno == EINVAL ? "not a regular file" :
 		    "cannot be read");
 		return;
@@ -186,7 +190,8 @@ add_jobs(time_t now)
 			ctl_die(jobs[i].file, "out of memory");
 		total += jobs[i].nrows;
 	}
-	if ((rows = calloc(total ? total : 1, sizeof(*rows))) == NULL)
+	/* every byte is copied over: no need to clear it first */
+	if ((rows = malloc((total ? total : 1) * sizeof(*rows))) == NULL)
 		ctl_die("show", "out of memory");
 	for (size_t i = 0; i < njobs; i++) {
 		memcpy(rows + nrows, jobs[i].rows, jobs[i].nrows * sizeof(*rows));
@@ -198,9 +203,12 @@ add_jobs(time_t now)
 	njobs = 0;
 }
 
-/* List `file` (a malloc()ed name it takes over) to be read. */
+/*
+ * List `file` (a malloc()ed name it takes over) to be read, as `name` in the
+ * directory open as `at`: one lookup of the name, not of the whole path.
+ */
 static void
-add_job(char *file)
+add_job(char *file, int at, const char *name)
 {
 	struct job *grown;
 
@@ -211,7 +219,9 @@ add_job(char *file)
 		jobs = grown;
 	}
 	memset(&jobs[njobs], 0, sizeof(*jobs));
-	jobs[njobs++].file = file;
+	jobs[njobs].file = file;
+	jobs[njobs].at = at;
+	jobs[njobs++].name = name;
 }
 
 static int
@@ -220,29 +230,35 @@ skip_dot(const struct dirent *d)
 	return d->d_name[0] != '.';
 }
 
-/* Every file of a directory (as the library sees it: no dot files), or one file. */
-static void
+/*
+ * Every file of a directory (as the library sees it: no dot files), or one
+ * file. A directory's descriptor is returned, to close once its files are
+ * read; else -1.
+ */
+static int
 add_path(const char *path)
 {
 	struct dirent **names;
 	struct stat st;
 	char *file;
-	int n;
+	int n, at;
 
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		if ((file = strdup(path)) == NULL)
 			ctl_die(path, "out of memory");
-		add_job(file);
-		return;
+		add_job(file, AT_FDCWD, file);
+		return -1;
 	}
-	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0)
+	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0 ||
+	    (at = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		ctl_die(path, "cannot read directory");
 	for (int i = 0; i < n; i++) {
 		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0)
-			add_job(file);
+			add_job(file, at, file + strlen(path) + 1);
 		free(names[i]);
 	}
 	free(names);
+	return at;
 }
 
 /* Order rows by CertID, then newest thisUpdate first, then as listed. */
@@ -354,17 +370,49 @@ struct judged {
 
 static const char *const status_names[] = { "good", "revoked", "unknown" };
 
+/* `n` bytes in upper-case hex, as "%02X" each, into `out` (2n + 1). */
+static void
+hex(char *out, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* A time as ctl_stamp writes it, into buf[32]; the last one is remembered. */
+struct stamp_memo {
+	int set;
+	time_t t;
+	char text[32];
+};
+
+/* ctl_stamp through `m`: staples made together share their times. */
+static void
+stamp(struct stamp_memo *m, char *buf, time_t t)
+{
+	if (!m->set || m->t != t) {
+		ctl_stamp(m->text, sizeof(m->text), t);
+		m->t = t;
+		m->set = 1;
+	}
+	memcpy(buf, m->text, sizeof(m->text));
+}
+
 /* The row's serial and first issuer key hash bytes in hex, and its times. */
 static void
 row_ids(const struct row *r, struct judged *j)
 {
-	for (int i = 0; i < r->e.serial_len; i++)
-		snprintf(j->serial + 2 * i, 3, "%02X", r->e.serial[i]);
-	j->serial[2 * r->e.serial_len] = '\0';
-	for (int i = 0; i < 8; i++)
-		snprintf(j->key + 2 * i, 3, "%02X", r->e.key_hash[i]);
-	ctl_stamp(j->this, sizeof(j->this), r->e.this_update);
-	ctl_stamp(j->next, sizeof(j->next), r->e.flags & STAPLE_ENTRY_NEXT ?
+	/* printing is the main thread's alone */
+	static struct stamp_memo this_memo, next_memo;
+
+	hex(j->serial, r->e.serial, r->e.serial_len);
+	hex(j->key, r->e.key_hash, 8);
+	stamp(&this_memo, j->this, r->e.this_update);
+	stamp(&next_memo, j->next, r->e.flags & STAPLE_ENTRY_NEXT ?
 	    r->e.next_update : 0);
 	j->status = status_names[r->e.cert_status < 3 ? r->e.cert_status : 2];
 }
@@ -507,7 +555,7 @@ show(int argc, char **argv, int mode)
 	STACK_OF(X509) *issuers = sk_X509_new_null();
 	time_t now = time(NULL);
 	long warn = 86400;
-	int opt, bad = 0;
+	int opt, bad = 0, ndirs, *dirs;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'i') {
@@ -523,11 +571,17 @@ show(int argc, char **argv, int mode)
 			    " [--issuer CERT]... [--json] [DIR|FILE ...]");
 	}
 	staple_issuers_add_chain(issuers);
-	if (optind == argc)
-		add_path(staple_conf.dir);
-	for (int i = optind; i < argc; i++)
-		add_path(argv[i]);
+	/* the directories stay open while their files are read */
+	ndirs = optind == argc ? 1 : argc - optind;
+	if ((dirs = calloc(ndirs, sizeof(*dirs))) == NULL)
+		ctl_die("show", "out of memory");
+	for (int i = 0; i < ndirs; i++)
+		dirs[i] = add_path(optind == argc ? staple_conf.dir : argv[optind + i]);
 	add_jobs(now);
+	for (int i = 0; i < ndirs; i++)
+		if (dirs[i] >= 0)
+			close(dirs[i]);
+	free(dirs);
 	mark_superseded();
 	if (mode == SHOW_METRICS)
 		return print_metrics(now, warn);
