@@ -107,17 +107,17 @@ add_file(struct job *j, time_t now)
 	staple_file_vet_all(f, NULL);	/* its verdicts are the rows */
 	if (f->nentries == 0)
 		add_row(j, why);
+	/* room for a row per entry (there is room for one) */
+	r = f->nentries > 1 ? realloc(j->rows, f->nentries * sizeof(*r)) :
+	    j->rows;
+	if (r != NULL)
+		j->rows = r;
 	sig_why = __atomic_load_n(&f->why, __ATOMIC_ACQUIRE);
-	if ((sig_why != NULL && (sig_why = strdup(sig_why)) == NULL) ||
-	    (f->nentries > 1 && (r = realloc(j->rows, f->nentries *
-	    sizeof(*j->rows))) == NULL)) {
-		free(sig_why);
+	if (r == NULL || (sig_why != NULL && (sig_why = strdup(sig_why)) == NULL)) {
 		staple_file_release(f);
 		j->nomem = 1;
 		return;
 	}
-	if (f->nentries > 1)
-		j->rows = r;
 	for (size_t i = 0; i < f->nentries; i++) {
 		r = add_row(j, NULL);
 		r->e = f->entries[i];
