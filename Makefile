@@ -182,7 +182,7 @@ install: all
 DEB = tests/.work/deb/libstaple.deb
 DEB_INPUTS = Makefile $(SRCS) $(HDRS) preload/exports.map $(CTL_SRCS) tools/staplectl.h \
 	man/staplectl.1 man/libstaple.7 config/libstaple.conf README.md \
-	examples/refresh/staple-refresh.service examples/refresh/staple-refresh.timer \
+	examples/refresh/libstaple-refresh.service examples/refresh/libstaple-refresh.timer \
 	$(wildcard debian/* debian/source/*)
 deb: $(DEB)
 $(DEB): $(wildcard tools/*.h)

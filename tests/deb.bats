@@ -154,15 +154,15 @@ version() {
     [ "$status" -eq 0 ]
     for path in /usr/lib/libstaple/libstaple.so /usr/bin/staplectl \
         /usr/share/man/man1/staplectl.1.gz /usr/share/man/man7/libstaple.7.gz \
-        /etc/libstaple.conf /lib/systemd/system/staple-refresh.service \
-        /lib/systemd/system/staple-refresh.timer /var/lib/libstaple \
+        /etc/libstaple.conf /lib/systemd/system/libstaple-refresh.service \
+        /lib/systemd/system/libstaple-refresh.timer /var/lib/libstaple \
         /usr/share/doc/libstaple/copyright; do
         grep -qx -- "$path" <<<"$output" || { echo "not in dpkg -L: $path" >&2; return 1; }
         [ -e "$path" ] || { echo "listed, not there: $path" >&2; return 1; }
     done
     cmp "$TOP/config/libstaple.conf" /etc/libstaple.conf
-    cmp "$TOP/examples/refresh/staple-refresh.service" /lib/systemd/system/staple-refresh.service
-    cmp "$TOP/examples/refresh/staple-refresh.timer" /lib/systemd/system/staple-refresh.timer
+    cmp "$TOP/examples/refresh/libstaple-refresh.service" /lib/systemd/system/libstaple-refresh.service
+    cmp "$TOP/examples/refresh/libstaple-refresh.timer" /lib/systemd/system/libstaple-refresh.timer
     [ -d /var/lib/libstaple ]
     [ "$(stat -c %a /usr/lib/libstaple/libstaple.so)" = 644 ]
     man -w staplectl >/dev/null
@@ -176,23 +176,23 @@ version() {
 }
 
 @test "the refresh timer is installed but neither enabled nor started" {
-    [ ! -e /etc/systemd/system/timers.target.wants/staple-refresh.timer ]
+    [ ! -e /etc/systemd/system/timers.target.wants/libstaple-refresh.timer ]
     if command -v deb-systemd-helper >/dev/null; then
-        if deb-systemd-helper --quiet was-enabled staple-refresh.timer; then
-            echo "deb-systemd-helper: staple-refresh.timer was enabled" >&2
+        if deb-systemd-helper --quiet was-enabled libstaple-refresh.timer; then
+            echo "deb-systemd-helper: libstaple-refresh.timer was enabled" >&2
             return 1
         fi
     fi
     if [[ -d /run/systemd/system ]]; then
-        [ "$(systemctl is-enabled staple-refresh.timer)" = disabled ]
-        if systemctl is-active --quiet staple-refresh.timer; then
-            echo "staple-refresh.timer is active" >&2
+        [ "$(systemctl is-enabled libstaple-refresh.timer)" = disabled ]
+        if systemctl is-active --quiet libstaple-refresh.timer; then
+            echo "libstaple-refresh.timer is active" >&2
             return 1
         fi
     fi
     if command -v systemd-analyze >/dev/null; then
-        run systemd-analyze verify /lib/systemd/system/staple-refresh.timer \
-            /lib/systemd/system/staple-refresh.service
+        run systemd-analyze verify /lib/systemd/system/libstaple-refresh.timer \
+            /lib/systemd/system/libstaple-refresh.service
         echo "$output"
         [ "$status" -eq 0 ]
     fi
@@ -234,7 +234,7 @@ section() {
     [ "$(dpkg-query -W -f='${Status}' libstaple)" = "deinstall ok config-files" ]
     for path in /usr/lib/libstaple/libstaple.so /usr/bin/staplectl \
         /usr/share/man/man1/staplectl.1.gz /usr/share/man/man7/libstaple.7.gz \
-        /lib/systemd/system/staple-refresh.service /lib/systemd/system/staple-refresh.timer \
+        /lib/systemd/system/libstaple-refresh.service /lib/systemd/system/libstaple-refresh.timer \
         /usr/share/doc/libstaple; do
         [ ! -e "$path" ] || { echo "left after dpkg -r: $path" >&2; return 1; }
     done

@@ -57,13 +57,13 @@ site_staple() {
     leaf_with_ocsp_url site.test "http://127.0.0.1:$RPORT/"
     ocsp_responder "$T/index.txt" int
     refresh_conf
-    cmd=$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/staple-refresh.service")
+    cmd=$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/libstaple-refresh.service")
     [ "$cmd" = "/usr/bin/staplectl refresh" ]
     run ${cmd//\/usr\/bin\/staplectl/$TOP/staplectl}
     [ "$status" -eq 0 ]
     [[ ${lines[0]} == "$T/site.test.full.pem: fetched: good, stored $T/staples/$(site_staple) "* ]]
-    grep -q "^OnUnitActiveSec=" "$TOP/examples/refresh/staple-refresh.timer"
-    grep -q "^WantedBy=timers.target" "$TOP/examples/refresh/staple-refresh.timer"
+    grep -q "^OnUnitActiveSec=" "$TOP/examples/refresh/libstaple-refresh.timer"
+    grep -q "^WantedBy=timers.target" "$TOP/examples/refresh/libstaple-refresh.timer"
     # and the stored staple is what a server then staples
     bg server env LD_PRELOAD="$PRELOAD" openssl s_server -www \
         -accept "127.0.0.1:$PORT" -cert "$T/site.test.pem" -key "$T/site.test.key" \
