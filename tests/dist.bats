@@ -24,6 +24,7 @@ libstaple.so
 man/libstaple.7
 man/staplectl.1
 staplectl
+systemd/libstaple-refresh.path
 systemd/libstaple-refresh.service
 systemd/libstaple-refresh.timer"
 
