@@ -474,3 +474,42 @@ Environment=LD_PRELOAD=/usr/lib/libstaple/libstaple.so" ]
     [ "$status" -eq 3 ]
     [ ! -e "${f%/*}" ]
 }
+
+@test "refresh --json without arguments: register entries are marked, with their program; bad and dropped ones too" {
+    responder
+    entry a postfix
+    entry old
+    printf 'hello\n' >"$REG/0123456789abcdef-01.pem"
+    run "$CTL" refresh --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+c = {x["cert"].rsplit("/", 1)[1]: x for x in d["certificates"]}
+a, old = sys.argv[1] + ".pem", sys.argv[2] + ".pem"
+assert c[a]["register"] is True and c[a]["program"] == "postfix" and c[a]["result"] == "fetched", c[a]
+assert c[a]["status"] == "good", c[a]
+assert c[old]["result"] == "dropped" and c[old]["reason"].startswith("the certificate expired "), c[old]
+bad = c["0123456789abcdef-01.pem"]
+assert bad["result"] == "bad-entry" and bad["reason"] == "not a register entry (its first line)", bad
+assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 0, "failed": 0,
+                        "bad_entries": 1, "dropped": 1, "staples_removed": 0}, d["summary"]
+' "$(name a)" "$(name old)" <<<"$output"
+}
+
+@test "two refreshes at once: one waits for the other; neither loses the other's record" {
+    responder
+    entry a
+    entry dead
+    "$CTL" refresh --timeout 3 >"$T/one" 2>&1 &
+    local one=$!
+    "$CTL" refresh --timeout 3 >"$T/two" 2>&1 &
+    local two=$!
+    wait $one || true
+    wait $two || true
+    cat "$T/one" "$T/two"
+    # the responder was asked about a once: the second run found it fresh
+    [ "$(asked)" = "$(cat "$W/a.serial")" ]
+    grep -q "^failed $(name dead).pem " "$T/staples/.wanted.state"
+}
