@@ -135,7 +135,7 @@ refresh_one(const struct item *it, const struct options *o,
 		    o->cafile ? ", nor does --CAfile" : "; give --CAfile");
 		goto done;
 	}
-	if (!ctl_staple_name(c.leaf, c.issuer, name, sizeof(name)))
+	if (!staple_cert_name(c.leaf, c.issuer, ".der", name, sizeof(name)))
 		goto done;
 	snprintf(out->staple, sizeof(out->staple), "%.3800s/%s", o->dir, name);
 	if (staple_fresh(out->staple, c.leaf, c.issuer, &out->next,
