@@ -454,7 +454,6 @@ staple_conf_load(void)
 	staple_conf.max_age = 7 * 86400L;
 	staple_conf.log_interval = 600;
 	staple_conf.security_level = 2;
-	staple_conf.register_max_age = 14 * 86400L;
 	staple_conf.enabled = 1;
 	staple_conf.registers = 1;
 	staple_conf.register_max_age = 14 * 86400L;
