@@ -64,6 +64,7 @@ setup_file() {
     KEY=rsa mkleaf vrsa "$url"
     mkleaf vecdsa "$url"
     MUST=1 mkleaf vmust "$url"
+    MUST=1 mkleaf vmust2 "$url"
 }
 
 setup() {
@@ -512,4 +513,51 @@ assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 
     # the responder was asked about a once: the second run found it fresh
     [ "$(asked)" = "$(cat "$W/a.serial")" ]
     grep -q "^failed $(name dead).pem " "$T/staples/.wanted.state"
+}
+
+@test "end to end: nginx registers its three vhosts itself; one refresh and every vhost staples; a renewal in place too" {
+    responder
+    PORT=$(free_port)
+    vhosts_conf
+    # vmust's file is renewed in place below: nginx loads a copy
+    cp "$W/vmust.full.pem" "$T/site.pem"
+    sed -i "s|$W/vmust.full.pem|$T/site.pem|" "$T/nginx/nginx.conf"
+    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
+    local master=$BG_PID
+    wait_port "$PORT"
+    # the master registered each certificate, as the contract writes them
+    [ "$(ls "$REG" | sort)" = "$(for l in vrsa vecdsa vmust; do echo "$(name $l).pem"; done | sort)" ]
+    grep -qx '# program: nginx' "$REG/$(name vrsa).pem"
+    for l in vrsa vecdsa vmust; do
+        [ "$(staple "$PORT" -servername $l.test)" = none ]
+    done
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 3 certificates: 3 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    for l in vrsa vecdsa vmust; do
+        staple_within 15 "$(cat "$W/$l.serial") good" "$PORT" -servername $l.test
+    done
+    run "$CTL" show --wanted --warn 1h
+    [ "$status" -eq 0 ]
+    [ "$(grep -c ' \[nginx, seen [0-9]*s ago\]: stapled: good, 23h' <<<"$output")" -eq 3 ]
+    # renewed in place: the same file, a new certificate (and its key)
+    cp "$W/vmust2.full.pem" "$T/site.pem"
+    sed -i "s|$W/vmust.key|$W/vmust2.key|" "$T/nginx/nginx.conf"
+    kill -HUP "$master"
+    for _ in $(seq 50); do
+        [ -e "$REG/$(name vmust2).pem" ] && break
+        sleep 0.1
+    done
+    [ -e "$REG/$(name vmust2).pem" ]
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name vmust2).pem: fetched: good, "* ]]
+    staple_within 15 "$(cat "$W/vmust2.serial") good" "$PORT" -servername vmust.test
+    # the old entry: no process loads it any more; it ages out
+    touch -d '15 days ago' "$REG/$(name vmust).pem"
+    run "$CTL" refresh
+    [[ $output == *"$REG/$(name vmust).pem: dropped: not seen by any program since "* ]]
+    [ -f "$T/staples/$(name vmust).der" ]    # until it expires
 }
