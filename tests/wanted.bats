@@ -10,6 +10,7 @@
 # the packaged units.
 
 load lib/common
+load lib/mail
 
 # mkleaf NAME URL [ISSUER [DAYS [FAKETIME]]]: $W/NAME.pem, a leaf issued by
 # ISSUER (default the PKI's intermediate; "fake": a CA named as the
@@ -65,6 +66,14 @@ setup_file() {
     mkleaf vecdsa "$url"
     MUST=1 mkleaf vmust "$url"
     MUST=1 mkleaf vmust2 "$url"
+    # a PKI directory as tests/lib/mail.bash wants one, of leaves with AIA
+    mkdir -p "$W/pf"
+    cp "$PKI/ca.pem" "$W/pf/"
+    cp "$W/vrsa.full.pem" "$W/pf/rsa.full.pem"
+    cp "$W/vrsa.key" "$W/pf/rsa.key"
+    cp "$W/vecdsa.full.pem" "$W/pf/ecdsa.full.pem"
+    cp "$W/vecdsa.key" "$W/pf/ecdsa.key"
+    chmod -R go+rX "$W/pf"
 }
 
 setup() {
@@ -77,6 +86,9 @@ setup() {
 }
 
 teardown() {
+    if [[ -f $T/pgids ]]; then
+        mail_teardown
+    fi
     kill_bg
 }
 
@@ -560,4 +572,29 @@ assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 
     run "$CTL" refresh
     [[ $output == *"$REG/$(name vmust).pem: dropped: not seen by any program since "* ]]
     [ -f "$T/staples/$(name vmust).der" ]    # until it expires
+}
+
+@test "end to end: Postfix smtpd registers its RSA and ECDSA certificates; one refresh and both staple" {
+    if ! command -v postfix >/dev/null; then
+        [[ -z ${CI:-} ]] || { echo "postfix missing" >&2; return 1; }
+        skip "needs postfix"
+    fi
+    responder
+    mail_setup
+    mkdir -p "$REG" && chmod 0755 "$REG"
+    local SPORT
+    PORT=$(free_port) SPORT=$(free_port)
+    PKI=$W/pf postfix_config "$PORT" "$SPORT"
+    mail_envs "$EXAMPLES/postfix/postfix@.service.d/libstaple.conf"
+    postfix_start "$PORT" "${ENVS[@]}"
+    # the first smtpd loads both certificates (and registers them): no staple yet
+    [ "$(PKI=$W/pf staple "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256)" = none ]
+    [ "$(ls "$REG" | sort)" = "$(for l in vrsa vecdsa; do echo "$(name $l).pem"; done | sort)" ]
+    grep -qx '# program: smtpd' "$REG/$(name vrsa).pem"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 2 certificates: 2 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    PKI=$W/pf staple_within 15 "$(cat "$W/vrsa.serial") good" "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256
+    PKI=$W/pf staple_within 15 "$(cat "$W/vecdsa.serial") good" "$PORT" -starttls smtp -sigalgs ecdsa_secp256r1_sha256
 }
