@@ -20,7 +20,6 @@
 #include "../preload/staple.h"
 #include "../preload/vet.h"
 #include "staplectl.h"
-#include "wanted.h"
 
 struct row {
 	char *file;			/* shared by the rows of one file */

@@ -107,5 +107,11 @@ int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);
 /* enable and disable SERVICE: the systemd drop-in (enable.c). */
 int ctl_enable(int argc, char **argv);
+/*
+ * show --wanted (text or JSON) and the register's metrics for the staple
+ * directories `dirs` (wanted_show.c); whether an entry needs attention.
+ */
+int ctl_wanted_show(char **dirs, int ndirs, int json, long warn);
+int ctl_wanted_metrics(char **dirs, int ndirs, long warn);
 
 #endif
