@@ -598,3 +598,20 @@ assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 
     PKI=$W/pf staple_within 15 "$(cat "$W/vrsa.serial") good" "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256
     PKI=$W/pf staple_within 15 "$(cat "$W/vecdsa.serial") good" "$PORT" -starttls smtp -sigalgs ecdsa_secp256r1_sha256
 }
+
+@test "a register that is a symbolic link is not read through, and nothing is made in its place" {
+    rmdir "$REG"
+    mkdir "$T/other"
+    REG=$T/other entry a
+    ln -s "$T/other" "$REG"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "staplectl: $REG: a symbolic link: not followed; the register is not read" ]
+    [ "${lines[-1]}" = "refresh: 0 certificates: 0 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    [ -L "$REG" ]
+    [ "$(ls -A "$T/staples")" = .wanted ]
+    run "$CTL" show --wanted
+    [ "$output" = "$REG: a symbolic link: not followed
+no registered certificates" ]
+}

@@ -47,6 +47,10 @@ ctl_wanted_open(const char *dir, int create)
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* a link in its place: ELOOP, whatever it names (ENOTDIR otherwise) */
+	if (fd < 0 && errno == ENOTDIR && lstat(path, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errno = ELOOP;
 	if (fd >= 0 || errno != ENOENT || !create)
 		return fd;
 	/* only inside a staple directory that is there: never its parents */
@@ -58,6 +62,12 @@ ctl_wanted_open(const char *dir, int create)
 	    O_CLOEXEC)) >= 0)
 		fchmod(fd, 0755);	/* whatever the umask was */
 	return fd;
+}
+
+const char *
+ctl_wanted_error(int err)
+{
+	return err == ELOOP ? "a symbolic link: not followed" : strerror(err);
 }
 
 long
