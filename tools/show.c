@@ -542,6 +542,28 @@ print_metrics(time_t now, long warn)
 
 enum { SHOW_TEXT, SHOW_JSON, SHOW_METRICS };
 
+/*
+ * The staple directories among the arguments after the options (the
+ * configured one when there are none): whose registers show --wanted and
+ * metrics look at.
+ */
+static char **
+register_dirs(int argc, char **argv, int *n)
+{
+	char **dirs = calloc(argc + 1, sizeof(*dirs));
+	struct stat st;
+
+	if (dirs == NULL)
+		ctl_die(argv[0], "out of memory");
+	*n = 0;
+	for (int i = optind; i < argc; i++)
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+			dirs[(*n)++] = argv[i];
+	if (optind == argc)
+		dirs[(*n)++] = staple_conf.dir;
+	return dirs;
+}
+
 /* show and metrics: the rows of DIR|FILE... (the staple directory by default). */
 static int
 show(int argc, char **argv, int mode)
@@ -550,8 +572,12 @@ show(int argc, char **argv, int mode)
 		{ "warn", required_argument, NULL, 'w' },
 		{ "issuer", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wanted", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
+	int wanted = 0, json = 0, nregs = 0;	/* show --wanted, --json */
+	char **regs;				/* staple directories: registers */
+
 	STACK_OF(X509) *issuers = sk_X509_new_null();
 	time_t now = time(NULL);
 	long warn = 86400;
@@ -563,13 +589,24 @@ show(int argc, char **argv, int mode)
 			continue;
 		}
 		if (opt == 'j' && mode == SHOW_TEXT) {
-			mode = SHOW_JSON;
+			json = 1;
+			continue;
+		}
+		if (opt == 'W' && mode == SHOW_TEXT) {
+			wanted = 1;
 			continue;
 		}
 		if (opt != 'w' || (warn = staple_duration_parse(optarg)) < 0)
 			ctl_die(argv[0], "usage: show|metrics [--warn DURATION]"
-			    " [--issuer CERT]... [--json] [DIR|FILE ...]");
+			    " [--issuer CERT]... [--json] [DIR|FILE ...];"
+			    " show --wanted [--warn DURATION] [--json] [DIR ...]");
 	}
+	if (json)
+		mode = SHOW_JSON;
+	regs = register_dirs(argc, argv, &nregs);
+	if (wanted)
+		return ctl_wanted_show(regs, nregs, json, warn);
+
 	staple_issuers_add_chain(issuers);
 	/* the directories stay open while their files are read */
 	ndirs = optind == argc ? 1 : argc - optind;
@@ -583,8 +620,10 @@ show(int argc, char **argv, int mode)
 			close(dirs[i]);
 	free(dirs);
 	mark_superseded();
-	if (mode == SHOW_METRICS)
-		return print_metrics(now, warn);
+	if (mode == SHOW_METRICS) {
+		bad = print_metrics(now, warn);
+		return ctl_wanted_metrics(regs, nregs, warn) | bad;
+	}
 	if (mode == SHOW_JSON)
 		printf("{\n  \"staples\": [\n");
 	for (size_t i = 0; i < nrows; i++)
