@@ -18,6 +18,7 @@
 
 #define DEFAULT_CONF "/etc/libstaple.conf"
 #define DEFAULT_DIR "/var/lib/libstaple"
+#define DEFAULT_CRL_DIR "/var/lib/libstaple/crl"
 
 struct staple_conf staple_conf;
 
@@ -163,8 +164,10 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 	};
 	/* ca_file: the older name of issuers */
 	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.issuers,
-	    staple_conf.issuers, staple_conf.certs };
-	const char *path_keys[] = { "dir", "log", "issuers", "ca_file", "certs" };
+	    staple_conf.issuers, staple_conf.certs, staple_conf.crl_dir,
+	    staple_conf.crls };
+	const char *path_keys[] = { "dir", "log", "issuers", "ca_file", "certs",
+	    "crl_dir", "crls" };
 	int level;
 	long d;
 
@@ -437,6 +440,8 @@ staple_conf_load(void)
 	snprintf(staple_conf.log, sizeof(staple_conf.log), "%s",
 	    isatty(STDERR_FILENO) ? "stderr" : "syslog");
 	snprintf(staple_conf.dir, sizeof(staple_conf.dir), "%s", DEFAULT_DIR);
+	snprintf(staple_conf.crl_dir, sizeof(staple_conf.crl_dir), "%s",
+	    DEFAULT_CRL_DIR);
 	snprintf(staple_conf.conf, sizeof(staple_conf.conf), "%s",
 	    env.has_conf ? env.conf : DEFAULT_CONF);
 	staple_conf.policy = STAPLE_POLICY_MUST_STAPLE;

@@ -45,6 +45,8 @@ struct staple_conf {
 	int verifies_after;
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
+	char crl_dir[PATH_MAX];	/* CRLs (client role), kept by staplectl crl refresh */
+	char crls[PATH_MAX];	/* staplectl crl refresh: certificates, globs, URLs */
 	struct staple_host *hosts;
 	int nhosts;
 };
