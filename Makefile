@@ -72,6 +72,11 @@ tests/.work/twossl: tests/lib/twossl.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -Wl,--no-as-needed -lssl -lcrypto -ldl
 
+# CRLs of any size and shape, signed once (tests/crl-refresh.bats, bench/run).
+tests/.work/mkcrl: tests/lib/mkcrl.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
+
 # A server that closes every descriptor after setup (tests/server-descriptors.bats).
 tests/.work/fdsweep: tests/lib/fdsweep.c
 	mkdir -p tests/.work
@@ -83,7 +88,7 @@ tests/.work/swap_readdir.so: tests/lib/swap_readdir.c
 	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client \
-	tests/.work/twossl tests/.work/fdsweep tests/.work/swap_readdir.so
+	tests/.work/twossl tests/.work/fdsweep tests/.work/swap_readdir.so tests/.work/mkcrl
 
 # `make test TESTS="tests/a.bats tests/b.bats"` runs only those files.
 TESTS =

@@ -53,11 +53,11 @@ struct staple_conf {
 	int verifies_after;
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
-	char crl_dir[PATH_MAX];	/* CRL directory (client role) */
+	char crl_dir[PATH_MAX];	/* CRLs (client role), kept by staplectl crl refresh */
 	int crl;		/* default CRL policy */
 	long crl_grace;		/* seconds a CRL is used past its nextUpdate */
 	int crl_short_lived;	/* 1: short-lived certificates are checked too */
-	char crls[PATH_MAX];	/* staplectl crl refresh: its sources */
+	char crls[PATH_MAX];	/* staplectl crl refresh: certificates, globs, URLs */
 	struct staple_host *hosts;
 	int nhosts;
 };

@@ -54,6 +54,7 @@ typedef struct ocsp_single_response_st OCSP_SINGLERESP;
 typedef struct ocsp_cert_id_st OCSP_CERTID;
 typedef struct ocsp_request_st OCSP_REQUEST;
 typedef struct ocsp_one_request_st OCSP_ONEREQ;
+typedef struct X509_crl_st X509_CRL;
 
 /* Every ASN1_STRING flavour is the one struct: functions take any of them. */
 typedef struct asn1_string_st ASN1_STRING;
@@ -252,6 +253,15 @@ int X509_up_ref(X509 *x);
 int X509_digest(const X509 *data, const EVP_MD *type, unsigned char *md,
     unsigned int *len);
 int X509_verify(X509 *a, EVP_PKEY *r);
+/* staplectl's CRLs: parsed for their signature only (tools/crlfile.c) */
+X509_CRL *d2i_X509_CRL(X509_CRL **a, const unsigned char **in, long len);
+void X509_CRL_free(X509_CRL *a);
+int X509_CRL_verify(X509_CRL *a, EVP_PKEY *r);
+int i2d_X509_NAME(const X509_NAME *a, unsigned char **out);
+X509_NAME *d2i_X509_NAME(X509_NAME **a, const unsigned char **in, long len);
+void X509_NAME_free(X509_NAME *a);
+const char *X509_get_default_cert_file(void);
+const char *X509_get_default_cert_file_env(void);
 EVP_PKEY *X509_get0_pubkey(const X509 *x);
 X509_EXTENSION *X509_get_ext(const X509 *x, int loc);
 int X509_get_ext_by_OBJ(const X509 *x, const ASN1_OBJECT *obj, int lastpos);
@@ -302,7 +312,6 @@ char *X509_VERIFY_PARAM_get0_peername(const X509_VERIFY_PARAM *param);
 const char *X509_verify_cert_error_string(long n);
 
 /* libcrypto: CRL signatures (crlstore.c) */
-int i2d_X509_NAME(const X509_NAME *a, unsigned char **out);
 int i2d_ASN1_INTEGER(const ASN1_INTEGER *a, unsigned char **out);
 int X509_get_ext_by_NID(const X509 *x, int nid, int lastpos);
 X509_ALGOR *d2i_X509_ALGOR(X509_ALGOR **a, const unsigned char **in, long len);

@@ -206,7 +206,14 @@ typedef void staple_void_fn(void);
 	C(i2d_OCSP_REQUEST, 1) \
 	C(OCSP_cert_to_id, 1) \
 	C(OCSP_CERTID_free, 1) \
-	C(OCSP_request_add0_id, 1)
+	C(OCSP_request_add0_id, 1) \
+	C(d2i_X509_CRL, 1) \
+	C(X509_CRL_free, 1) \
+	C(X509_CRL_verify, 1) \
+	C(d2i_X509_NAME, 1) \
+	C(X509_NAME_free, 1) \
+	C(X509_get_default_cert_file, 1) \
+	C(X509_get_default_cert_file_env, 1)
 #define STAPLE_OSSL_CTL_RENAMED(R) \
 	R(TLS_client_method, SSLv23_client_method, 1)
 #define STAPLE_OSSL_CTL_LEGACY(L) \
