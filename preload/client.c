@@ -291,10 +291,13 @@ staple_client_crl(SSL *s, struct staple_outcome *o, const struct staple_judge *j
 	case STAPLE_CRL_LISTED:
 		if (gmtime_r(&a.when, &tm) != NULL)
 			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		snprintf(o->why_buf, sizeof(o->why_buf), "listed in CRL %s:"
-		    " reason %s (%d), revoked %s", a.file,
-		    staple_crl_reason_name(a.reason), a.reason < 0 ? 0 :
-		    a.reason, date);
+		if (a.reason < 0)
+			snprintf(o->why_buf, sizeof(o->why_buf), "listed in CRL"
+			    " %s: no reason code, revoked %s", a.file, date);
+		else
+			snprintf(o->why_buf, sizeof(o->why_buf), "listed in CRL"
+			    " %s: reason %s (%d), revoked %s", a.file,
+			    staple_crl_reason_name(a.reason), a.reason, date);
 		o->verdict = STAPLE_REVOKED;
 		o->why = o->why_buf;
 		break;
