@@ -24,6 +24,7 @@
 #include "compat.h"
 #include "config.h"
 #include "crl.h"
+#include "crlindex.h"
 #include "crlstore.h"
 #include "log.h"
 #include "staple.h"
@@ -45,7 +46,8 @@ struct crl_file {
 	int verifying;			/* threads using der; under lock */
 	struct staple_crl crl;		/* spans into der (tbs, sig) or meta */
 	unsigned char *meta;		/* copies of issuer, URIs */
-	struct staple_crl_index *ix;
+	struct staple_crl_index *ix;	/* malloc()ed, or in `mapped` */
+	struct staple_crl_mapped mapped; /* the refresher's index file */
 	const char *bad;		/* unusable for every leaf, or NULL */
 	/* verification, under lock */
 	int good;
@@ -92,7 +94,10 @@ crls_file_free(struct crl_file *f)
 		return;
 	free(f->der);
 	free(f->meta);
-	free(f->ix);
+	if (f->mapped.hdr != NULL)
+		staple_crl_sidecar_unmap(&f->mapped);
+	else
+		free(f->ix);
 	free(f->path_name);
 	free(f);
 }
@@ -143,9 +148,8 @@ crls_pem(unsigned char *buf, size_t len)
 	return p < buf + len ? (size_t)(out - buf) : 0;
 }
 
-/* Read an open CRL file whole; DER (PEM decoded) or NULL. */
-static unsigned char *
-crls_read(int fd, off_t size, size_t *len)
+unsigned char *
+staple_crl_read(int fd, off_t size, size_t *len)
 {
 	unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
 	size_t got = 0;
@@ -197,9 +201,8 @@ crls_keep_meta(struct crl_file *f)
 	return 1;
 }
 
-/* Why a parsed CRL is no use for any certificate, or NULL. */
-static const char *
-crls_unusable(const struct staple_crl *c)
+const char *
+staple_crl_unusable(const struct staple_crl *c)
 {
 	if (c->flags & STAPLE_CRL_DELTA)
 		return "a delta CRL (delta CRLs are not used)";
@@ -218,6 +221,44 @@ crls_unusable(const struct staple_crl *c)
 	    c->nuris == 0)
 		return "an issuingDistributionPoint without a URI";
 	return NULL;
+}
+
+/*
+ * Take f from the refresher's index file of `name`, when there is one it
+ * may use (crlindex.h): nothing of the CRL itself is read then.
+ */
+static int
+crls_mapped(int dirfd, const char *name, const struct stat *st,
+    struct crl_file *f)
+{
+	struct staple_crl_mapped *m = &f->mapped;
+	const char *why;
+
+	if (!staple_crl_sidecar_map(dirfd, name, st, m, &why)) {
+		if (why != NULL)
+			staple_log(STAPLE_WARN, "CRL %s: %s", f->name, why);
+		return 0;
+	}
+	f->crl.issuer.p = m->issuer;
+	f->crl.issuer.len = m->hdr->issuer_len;
+	memcpy(f->crl.uris, m->uris, sizeof(f->crl.uris));
+	f->crl.nuris = m->nuris;
+	f->crl.flags = m->hdr->flags;
+	f->crl.this_update = staple_time_clamp(m->hdr->this_update);
+	f->crl.next_update = staple_time_clamp(m->hdr->next_update);
+	f->crl.count = (size_t)m->hdr->count;
+	f->ix = (struct staple_crl_index *)m->ix;
+	/* the refresher verified it with this key */
+	f->good = 1;
+	memcpy(f->good_key, m->hdr->key_fp, FP_LEN);
+	f->key_bits = m->hdr->key_bits;
+	f->sig_bits = m->hdr->sig_bits;
+	if ((f->bad = staple_crl_unusable(&f->crl)) != NULL)
+		staple_log(STAPLE_WARN, "CRL %s: not used: %s", f->name, f->bad);
+	else
+		staple_log(STAPLE_DEBUG, "CRL %s: %zu entries, from its index"
+		    " file", f->name, f->crl.count);
+	return 1;
 }
 
 /* Load directory entry `name` (stat `st`) as a new file object. */
@@ -239,13 +280,15 @@ crls_load(int dirfd, const char *name, const struct stat *st)
 	f->ino = st->st_ino;
 	f->size = st->st_size;
 	f->mtime = st->st_mtim;
+	if (crls_mapped(dirfd, name, st, f))
+		return f;
 	if (st->st_size > CRL_MAX_SIZE) {
 		f->bad = "larger than 512 MiB";
 	} else if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
 	    O_NOCTTY)) < 0) {
 		f->bad = "unreadable";
 	} else {
-		f->der = crls_read(fd, st->st_size, &len);
+		f->der = staple_crl_read(fd, st->st_size, &len);
 		close(fd);
 		if (f->der == NULL)
 			f->bad = "unreadable (changed while read)";
@@ -254,7 +297,7 @@ crls_load(int dirfd, const char *name, const struct stat *st)
 	    !staple_crl_parse(f->der, len, &f->crl)))
 		f->bad = "not a DER or PEM CRL, or not strict DER";
 	if (f->bad == NULL)
-		f->bad = crls_unusable(&f->crl);
+		f->bad = staple_crl_unusable(&f->crl);
 	if (f->bad == NULL && ((f->ix = staple_crl_index_build(&f->crl,
 	    &ixlen)) == NULL || !crls_keep_meta(f)))
 		f->bad = "out of memory";
@@ -366,9 +409,8 @@ crls_get(void)
 	return s;
 }
 
-/* Whether `key` verifies the signature over tbs; key and digest bits out. */
-static int
-crls_signature_ok(const struct staple_crl *c, EVP_PKEY *key, int *key_bits,
+int
+staple_crl_signature(const struct staple_crl *c, EVP_PKEY *key, int *key_bits,
     int *sig_bits, const char **why)
 {
 	const unsigned char *p = c->sigalg.p;
@@ -457,7 +499,7 @@ crls_signed(struct crl_file *f, X509 *issuer, const unsigned char *fp,
 	if (known == 0)
 		return 0;
 	if (known < 0) {
-		ok = crls_signature_ok(&f->crl, staple_x509_key(issuer),
+		ok = staple_crl_signature(&f->crl, staple_x509_key(issuer),
 		    &key_bits, &sig_bits, &why);
 		pthread_mutex_lock(&crls_lock);
 		f->verifying--;

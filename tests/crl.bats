@@ -301,3 +301,28 @@ ignored() {
     run -1 sclient short.test
     [ "$(log_count "rejected /CN=short.test: revoked: listed in CRL int.crl")" -eq 1 ]
 }
+
+@test "the refresher's index file is mapped instead of reading the CRL; one anybody can change is not" {
+    [[ -x $TOP/tests/.work/crlindex ]] || make -C "$TOP" -s tests/.work/crlindex >/dev/null
+    [ "$(id -u)" -eq 0 ] || skip "index files are root's: needs root"
+    cp "$CP/int.crl" "$CRLS/int.crl"
+    "$TOP/tests/.work/crlindex" "$CRLS" int.crl "$PKI/int.pem"
+    [ -f "$CRLS/.index/int.crl" ]
+    serve_revoked
+    run -1 sclient revoked.test
+    [ "$(log_count "debug: CRL int.crl: 1 entries, from its index file")" -eq 1 ]
+    [ "$(log_count "rejected /CN=revoked.test: revoked: listed in CRL int.crl: reason keyCompromise (1)")" -eq 1 ]
+    # writable by others: not mapped (logged), the CRL itself is read
+    chmod 0666 "$CRLS/.index/int.crl"
+    run -1 sclient revoked.test
+    [ "$(log_count "warn: CRL int.crl: index file not used: it and its directory must be root's and writable by root alone")" -eq 1 ]
+    [ "$(log_count "debug: CRL int.crl: 1 entries read")" -eq 1 ]
+    chmod 0644 "$CRLS/.index/int.crl"
+    # a newer CRL in place of the one indexed (and not listing the leaf):
+    # the old index is not used
+    mkcrl "$PKI/int.pem" "$PKI/int.key" "$CRLS/new.crl"
+    mv "$CRLS/new.crl" "$CRLS/int.crl"
+    run -0 sclient revoked.test
+    [ "$(log_count "debug: CRL int.crl: 0 entries read")" -eq 1 ]
+    [ "$(log_count "accepted /CN=revoked.test: missing: no staple; not listed in CRL int.crl")" -eq 1 ]
+}
