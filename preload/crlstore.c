@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "crlindex.h"
 #include "crlstore.h"
 #include "log.h"
+#include "register.h"
 #include "staple.h"
 #include "when.h"
 
@@ -619,7 +621,82 @@ crls_leaf(X509 *leaf, X509 *issuer, struct crls_leaf *l)
 	return 1;
 }
 
-/* Log, once per URL, a distribution point crl_dir has no CRL for. */
+/* This process's executable base name, for register entries. */
+static void
+crls_program(char *buf, size_t size)
+{
+	char exe[PATH_MAX], *base = exe, *cut;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((cut = strrchr(exe, '/')) != NULL)
+			base = cut + 1;
+	} else {
+		base = program_invocation_short_name;
+	}
+	/* longer than a file name: cut */
+	n = (ssize_t)strnlen(base, size - 1);
+	memcpy(buf, base, (size_t)n);
+	buf[n] = '\0';
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/*
+ * Record distribution point `uri` in CRLDIR/.wanted/ for the next
+ * `staplectl crl refresh` (http:// URIs of at most 4 KiB, printable):
+ * entry URLHASH.url, URLHASH the first 16 hex digits of its SHA-1.
+ */
+static void
+crls_register(const struct staple_span *uri)
+{
+	static const char hex[] = "0123456789abcdef";
+	char regdir[PATH_MAX + 16], name[32], program[NAME_MAX + 1], *text;
+	unsigned char md[20];
+	unsigned int mdlen = 0;
+	int reason = 0, len;
+
+	if (!staple_conf.registers || uri->len > 4096 || uri->len < 8 ||
+	    strncmp((const char *)uri->p, "http://", 7) != 0)
+		return;
+	for (size_t i = 0; i < uri->len; i++)
+		if (uri->p[i] <= 0x20 || uri->p[i] >= 0x7f)
+			return;
+	if (!ossl.EVP_Digest(uri->p, uri->len, md, &mdlen, ossl.EVP_sha1(), NULL) ||
+	    mdlen != 20 || snprintf(regdir, sizeof(regdir), "%s/.wanted",
+	    staple_conf.crl_dir) >= (int)sizeof(regdir) ||
+	    (text = malloc(uri->len + NAME_MAX + 64)) == NULL)
+		return;
+	for (int i = 0; i < 8; i++) {
+		name[2 * i] = hex[md[i] >> 4];
+		name[2 * i + 1] = hex[md[i] & 15];
+	}
+	memcpy(name + 16, ".url", 5);
+	crls_program(program, sizeof(program));
+	len = snprintf(text, uri->len + NAME_MAX + 64, "# libstaple crl register"
+	    " entry\n# program: %s\n%.*s\n", program, (int)uri->len,
+	    (const char *)uri->p);
+	switch (staple_register_put(regdir, name, text, (size_t)len, &reason)) {
+	case STAPLE_REGISTER_WRITTEN:
+		staple_log(STAPLE_INFO, "registered distribution point %.*s in"
+		    " %s as %s", (int)uri->len, (const char *)uri->p, regdir, name);
+		break;
+	case STAPLE_REGISTER_FAILED:
+		if (staple_register_first(regdir, reason))
+			staple_log(STAPLE_WARN, "register %s: %s: distribution"
+			    " points are not recorded; for staplectl crl refresh"
+			    " to fetch their CRLs, list them in crls = in %s",
+			    regdir, staple_register_why(reason), staple_conf.conf);
+		break;
+	default:
+		break;
+	}
+	free(text);
+}
+
+/* Log and register, once per URL, a distribution point crl_dir has no CRL for. */
 static void
 crls_unknown_dps(const struct crls_leaf *l)
 {
@@ -627,11 +704,13 @@ crls_unknown_dps(const struct crls_leaf *l)
 		uint64_t h = staple_hash(STAPLE_HASH_INIT, "crl-dp", 6);
 
 		h = staple_hash(h, l->dps[i].p, l->dps[i].len);
-		if (staple_log_once(h, staple_conf.log_interval))
-			staple_log(STAPLE_INFO, "no CRL in %s for distribution"
-			    " point %.*s", staple_conf.crl_dir,
-			    (int)(l->dps[i].len > 300 ? 300 : l->dps[i].len),
-			    (const char *)l->dps[i].p);
+		if (!staple_log_once(h, staple_conf.log_interval))
+			continue;
+		staple_log(STAPLE_INFO, "no CRL in %s for distribution point"
+		    " %.*s", staple_conf.crl_dir,
+		    (int)(l->dps[i].len > 300 ? 300 : l->dps[i].len),
+		    (const char *)l->dps[i].p);
+		crls_register(&l->dps[i]);
 	}
 }
 

@@ -286,6 +286,16 @@ ignored() {
     run -0 sclient shard.test
     [ "$(log_count "info: CRL shard-b.crl: not for this certificate: a shard for another distribution point")" -eq 1 ]
     [ "$(log_count "info: no CRL in $CRLS for distribution point http://crl.test/shard-a.crl")" -eq 1 ]
+    # no register directory (the library never makes one): said once, nothing written
+    [ "$(log_count "warn: register $CRLS/.wanted: .*distribution points are not recorded")" -eq 1 ]
+    [ ! -e "$CRLS/.wanted" ]
+    # with one, the distribution point is recorded for staplectl crl refresh
+    mkdir -m 0755 "$CRLS/.wanted"
+    run -0 sclient shard.test
+    local entry
+    entry=$CRLS/.wanted/$(printf 'http://crl.test/shard-a.crl' | sha1sum | cut -c1-16).url
+    [ "$(cat "$entry")" = $'# libstaple crl register entry\n# program: openssl\nhttp://crl.test/shard-a.crl' ]
+    [ "$(log_count "info: registered distribution point http://crl.test/shard-a.crl in $CRLS/.wanted as ")" -eq 1 ]
     mkcrl --idp http://crl.test/shard-a.crl --revoke "$(cat "$CP/shard.serial")" \
         "$PKI/int.pem" "$PKI/int.key" "$CRLS/shard-a.crl"
     run -1 sclient shard.test
