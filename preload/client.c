@@ -307,9 +307,10 @@ staple_client_crl(SSL *s, struct staple_outcome *o, const struct staple_judge *j
 		o->crl_note = o->crl_buf;
 		break;
 	default:
+		/* under check, nothing known is the common case: no note */
 		o->crl_reject = crl == STAPLE_CRL_REQUIRE;
-		o->crl_note = o->crl_reject ? "no current CRL covers it"
-		    " (crl = require)" : "no current CRL covers it";
+		if (o->crl_reject)
+			o->crl_note = "no current CRL covers it (crl = require)";
 		break;
 	}
 }
