@@ -336,3 +336,14 @@ ignored() {
     [ "$(log_count "debug: CRL int.crl: 0 entries read")" -eq 1 ]
     [ "$(log_count "accepted /CN=revoked.test: missing: no staple; not listed in CRL int.crl")" -eq 1 ]
 }
+
+@test "the CRL directory in the staple directory (its default place is DIR/crl) is skipped silently by servers" {
+    mkdir -p "$T/staples/crl" "$T/staples/other"
+    conf "crl_dir = $T/staples/crl"
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    s_server "$PORT" rsa
+    [ "$(staple "$PORT" -servername rsa.test)" = "$(serial rsa) good" ]
+    [ "$(log_count "crl")" -eq 0 ]
+    # another directory is still reported
+    [ "$(log_count "other: not a regular file; skipped")" -eq 1 ]
+}
