@@ -408,7 +408,11 @@ crls_get(void)
 	if ((s = current) != NULL)
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_unlock(&crls_lock);
-	return s;
+	/*
+	 * The first scan is still under way in another thread: a set of this
+	 * thread's own, rather than none (which crl = require would refuse).
+	 */
+	return s != NULL ? s : crls_scan(NULL);
 }
 
 int
