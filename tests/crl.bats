@@ -116,12 +116,16 @@ sclient() {
     serve_revoked
     run -1 sclient revoked.test
     grep -q "invalid status response" "$T/client.out"
-    command -v curl >/dev/null || skip "needs curl"
-    run -35 timeout 10 env LD_PRELOAD="$PRELOAD" curl -sS --cacert "$PKI/ca.pem" \
-        --resolve "revoked.test:$PORT:127.0.0.1" "https://revoked.test:$PORT/"
-    run -1 timeout 10 env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_client.py" \
+    local n=2
+    run -1 timeout 60 env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_client.py" \
         "https://revoked.test:$PORT/" "$PKI/ca.pem" "revoked.test:$PORT:127.0.0.1"
-    [ "$(log_count "error: revoked.test: rejected /CN=revoked.test: revoked: listed in CRL intermediate.pem: reason keyCompromise (1), revoked 20.* UTC (policy must-staple)")" -eq 3 ]
+    # under `make check-asan` curl hangs in setlocale (libasan alone does)
+    if [[ -z $PRELOAD_BASE ]]; then
+        n=3
+        run -35 timeout 10 env LD_PRELOAD="$PRELOAD" curl -sS --cacert "$PKI/ca.pem" \
+            --resolve "revoked.test:$PORT:127.0.0.1" "https://revoked.test:$PORT/"
+    fi
+    [ "$(log_count "error: revoked.test: rejected /CN=revoked.test: revoked: listed in CRL intermediate.pem: reason keyCompromise (1), revoked 20.* UTC (policy must-staple)")" -eq "$n" ]
 }
 
 @test "programs that do not authenticate the server connect, and log not enforced" {
@@ -131,9 +135,13 @@ sclient() {
         openssl s_client -connect "127.0.0.1:$PORT" -servername revoked.test \
         -ign_eof >"$T/client.out" 2>&1
     grep -q "^New, " "$T/client.out"
-    run -0 timeout 10 env LD_PRELOAD="$PRELOAD" curl -sSk \
-        --resolve "revoked.test:$PORT:127.0.0.1" "https://revoked.test:$PORT/"
-    [ "$(log_count "warn: revoked.test: not enforced: /CN=revoked.test: revoked: listed in CRL int.crl: reason keyCompromise (1).*the program does not verify the server")" -eq 2 ]
+    local n=1
+    if [[ -z $PRELOAD_BASE ]]; then   # curl hangs under libasan alone
+        n=2
+        run -0 timeout 10 env LD_PRELOAD="$PRELOAD" curl -sSk \
+            --resolve "revoked.test:$PORT:127.0.0.1" "https://revoked.test:$PORT/"
+    fi
+    [ "$(log_count "warn: revoked.test: not enforced: /CN=revoked.test: revoked: listed in CRL int.crl: reason keyCompromise (1).*the program does not verify the server")" -eq "$n" ]
     [ "$(log_count "rejected")" -eq 0 ]
 }
 
@@ -195,7 +203,7 @@ sclient() {
 # each with its own context (no resumption), authenticating the server;
 # prints each outcome ("ok" or the error).
 twice() {
-    timeout 20 env LD_PRELOAD="$PRELOAD" python3 -c '
+    timeout 60 env LD_PRELOAD="$PRELOAD" python3 -c '
 import socket, ssl, sys
 for i in range(2):
     ctx = ssl.create_default_context(cafile=sys.argv[1])
