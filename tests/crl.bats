@@ -13,6 +13,7 @@
 # Servers: openssl s_server WITHOUT the preload, stapling nothing (or a file).
 
 load lib/common
+load lib/programs
 
 setup_file() {
     pki_shared
@@ -354,4 +355,28 @@ ignored() {
     [ "$(log_count "crl")" -eq 0 ]
     # another directory is still reported
     [ "$(log_count "other: not a regular file; skipped")" -eq 1 ]
+}
+
+@test "psql sslmode=verify-full refuses a leaf a CRL lists; sslmode=require connects, not enforced" {
+    [[ -x $PG_BIN/postgres ]] || skip "needs PostgreSQL (Debian package postgresql)"
+    [[ -z $PRELOAD_BASE ]] || skip "psql and postgres hang in setlocale with libasan preloaded"
+    local d=$T
+    # postgres runs as its own user: it must reach the key and certificate
+    while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
+        chmod o+x "$d"
+        d=$(dirname "$d")
+    done
+    # the Must-Staple leaf under policy soft: only a revocation refuses it
+    mkcrl --revoke "$(cat "$PKI/must.serial")" "$PKI/int.pem" "$PKI/int.key" "$CRLS/int.crl"
+    pg_start must
+    local got
+    got=$(pg_client verify-full LIBSTAPLE_POLICY=soft)
+    [[ $got == "refused: "*"invalid status response"* ]]
+    [ "$(log_count "error: must.test: rejected /CN=must.test \[Must-Staple\]: revoked: listed in CRL int.crl: reason keyCompromise (1)")" -eq 1 ]
+    [[ $(pg_client require LIBSTAPLE_POLICY=soft) == "ssl TLSv1."* ]]
+    [ "$(log_count "warn: must.test: not enforced: /CN=must.test \[Must-Staple\]: revoked: listed in CRL int.crl")" -eq 1 ]
+    # the control: without the CRL, verify-full connects
+    rm "$CRLS/int.crl"
+    [[ $(pg_client verify-full LIBSTAPLE_POLICY=soft) == "ssl TLSv1."* ]]
+    pg_stop
 }
