@@ -371,6 +371,25 @@ stamp(time_t t, char *buf, size_t size)
 	return buf;
 }
 
+/* A crlNumber for a line: decimal up to 8 octets, else 0x and hex. */
+static const char *
+number(const struct ctl_crl *c, char *buf, size_t size)
+{
+	unsigned long long n = 0;
+	size_t k = 0;
+
+	if (c->number_len <= 8) {
+		for (size_t i = 0; i < c->number_len; i++)
+			n = n << 8 | c->number[i];
+		snprintf(buf, size, "%llu", n);
+		return buf;
+	}
+	k = snprintf(buf, size, "0x");
+	for (size_t i = 0; i < c->number_len && k + 3 <= size; i++)
+		k += snprintf(buf + k, size - k, "%02X", c->number[i]);
+	return buf;
+}
+
 /*
  * Whether the fetched `c` may replace `old` (NULL: none good here) for job
  * j at `now`; the reason into j->reason when not.
@@ -421,10 +440,16 @@ acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
 		return 0;
 	}
 	if (old != NULL && ctl_crl_cmp(c, old) < 0) {
-		snprintf(j->reason, sizeof(j->reason), "older than the CRL"
-		    " stored (%s %s)", c->number_len && old->number_len ?
-		    "crlNumber" : "thisUpdate", stamp(c->this_update, a,
-		    sizeof(a)));
+		char b2[32];
+
+		if (c->number_len && old->number_len)
+			snprintf(j->reason, sizeof(j->reason), "older than the"
+			    " CRL stored (crlNumber %s < %s)", number(c, a,
+			    sizeof(a)), number(old, b2, sizeof(b2)));
+		else
+			snprintf(j->reason, sizeof(j->reason), "older than the"
+			    " CRL stored (thisUpdate %s < %s)", stamp(c->this_update,
+			    a, sizeof(a)), stamp(old->this_update, b2, sizeof(b2)));
 		return 0;
 	}
 	return 1;
