@@ -41,6 +41,8 @@ typedef struct x509_store_ctx_st X509_STORE_CTX;
 typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
 typedef struct asn1_object_st ASN1_OBJECT;
 typedef struct evp_md_st EVP_MD;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_pkey_ctx_st EVP_PKEY_CTX;
 typedef struct evp_pkey_st EVP_PKEY;
 typedef struct bio_st BIO;
 typedef struct engine_st ENGINE;
@@ -148,6 +150,7 @@ typedef int CRYPTO_EX_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from,
 #define NID_sha224 675
 #define NID_ED25519 1087		/* 1.1.1, 3.x */
 #define NID_ED448 1088			/* 1.1.1, 3.x */
+#define NID_crl_distribution_points 103
 #define EVP_PKEY_RSA 6
 #define EVP_PKEY_DH 28
 #define EVP_PKEY_DSA 116
@@ -307,6 +310,21 @@ time_t X509_VERIFY_PARAM_get_time(const X509_VERIFY_PARAM *param);
 char *X509_VERIFY_PARAM_get0_host(X509_VERIFY_PARAM *param, int idx);
 char *X509_VERIFY_PARAM_get0_peername(const X509_VERIFY_PARAM *param);
 const char *X509_verify_cert_error_string(long n);
+
+/* libcrypto: CRL signatures (crlstore.c) */
+int i2d_ASN1_INTEGER(const ASN1_INTEGER *a, unsigned char **out);
+int X509_get_ext_by_NID(const X509 *x, int nid, int lastpos);
+X509_ALGOR *d2i_X509_ALGOR(X509_ALGOR **a, const unsigned char **in, long len);
+void X509_ALGOR_free(X509_ALGOR *a);
+EVP_MD_CTX *EVP_MD_CTX_new(void);
+void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
+int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx,
+    const EVP_MD *type, ENGINE *e, EVP_PKEY *pkey);
+int EVP_DigestVerifyUpdate(EVP_MD_CTX *ctx, const void *data, size_t dsize);
+int EVP_DigestVerifyFinal(EVP_MD_CTX *ctx, const unsigned char *sig,
+    size_t siglen);
+int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig,
+    size_t siglen, const unsigned char *tbs, size_t tbslen);
 
 /* libcrypto: files */
 BIO *BIO_new_file(const char *filename, const char *mode);

@@ -13,6 +13,8 @@
  *     --idp URL        issuingDistributionPoint naming URL (critical)
  *     --delta N        a deltaCRLIndicator naming base CRL N (critical)
  *     --critical       an unknown critical extension
+ *     --entry-critical an unknown critical extension in each --revoke entry
+ *     --indirect       an issuingDistributionPoint with indirectCRL TRUE
  *     --pem            PEM instead of DER
  *
  * Generated serial i is 0x40 followed by the 8 bytes of i * an odd
@@ -195,6 +197,7 @@ main(int argc, char **argv)
 	    delta = -1;
 	const char *idp = NULL, *revoke[64];
 	int nrevoke = 0, pem = 0, critical = 0, no_next = 0, i;
+	int entry_critical = 0, indirect = 0;
 	unsigned char *name = NULL, *sig = NULL;
 	size_t siglen = 0;
 	time_t now = time(NULL);
@@ -209,6 +212,8 @@ main(int argc, char **argv)
 
 		if (strcmp(o, "--pem") == 0) { pem = 1; continue; }
 		if (strcmp(o, "--critical") == 0) { critical = 1; continue; }
+		if (strcmp(o, "--entry-critical") == 0) { entry_critical = 1; continue; }
+		if (strcmp(o, "--indirect") == 0) { indirect = 1; continue; }
 		if (a == NULL)
 			usage();
 		i++;
@@ -265,6 +270,10 @@ main(int argc, char **argv)
 		utctime(&entry, now - 7200);
 		tlv(&reason, 0x0a, "\x01", 1);	/* keyCompromise */
 		extension(&rext, oid_reason, sizeof(oid_reason), 0, &reason);
+		if (entry_critical) {
+			tlv(&reason, 0x05, "", 0);
+			extension(&rext, oid_odd, sizeof(oid_odd), 1, &reason);
+		}
 		wrap(&entry, 0x30, &rext);
 		head(&list, 0x30, entry.n);
 		put(&list, entry.p, entry.n);
@@ -283,15 +292,17 @@ main(int argc, char **argv)
 	}
 	integer_u64(&v, (uint64_t)number);
 	extension(&exts, oid_number, sizeof(oid_number), 0, &v);
-	if (idp != NULL) {
-		tlv(&w, 0x86, idp, strlen(idp));	/* uniformResourceIdentifier */
-		{
-			struct buf full = { 0 }, dpn = { 0 };
+	if (idp != NULL || indirect) {
+		struct buf full = { 0 }, dpn = { 0 };
 
+		if (idp != NULL) {
+			tlv(&w, 0x86, idp, strlen(idp));	/* uniformResourceIdentifier */
 			wrap(&full, 0xa0, &w);		/* fullName */
 			wrap(&dpn, 0xa0, &full);	/* distributionPoint */
-			wrap(&v, 0x30, &dpn);
 		}
+		if (indirect)
+			tlv(&dpn, 0x84, "\xff", 1);	/* indirectCRL TRUE */
+		wrap(&v, 0x30, &dpn);
 		extension(&exts, oid_idp, sizeof(oid_idp), 1, &v);
 	}
 	if (delta >= 0) {
