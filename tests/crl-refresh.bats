@@ -47,6 +47,11 @@ leaf_with_dp() {
     cat "$T/$name.pem" "$PKI/int.pem" >"$T/$name.full.pem"
 }
 
+# index_count FILE: the entries a serial index (preload/crl.h) holds.
+index_count() {
+    od -An -t u4 -j 12 -N 4 "$1" | tr -d ' '
+}
+
 # url_hash URL: the stem of the CRL file staplectl stores URL's CRL under.
 url_hash() {
     printf '%s' "$1" | sha1sum | cut -c1-16
@@ -97,8 +102,11 @@ this_update() {
     cmp "$SRV/int.crl" "$STORED"
     [ "$(stat -c %a "$STORED")" = 644 ]
     [ "$(cat "$T/http.log")" = "GET /int.crl inm=- ims=- 200" ]
-    # nothing else in the directory but the state
-    [ "$(ls -A "$CRLDIR")" = "$(printf '.state\n%s' "$(basename "$STORED")")" ]
+    # beside it its serial index (preload/crl.h), a dot file the library
+    # does not take for a CRL, and the state; nothing else
+    [ "$(ls -A "$CRLDIR")" = "$(printf '.%s.index\n.state\n%s' "$(basename "$STORED")" "$(basename "$STORED")")" ]
+    [ "$(head -c 8 "$CRLDIR/.$(basename "$STORED").index")" = LSCRLIX1 ]
+    [ "$(index_count "$CRLDIR/.$(basename "$STORED").index")" = 1 ]
 }
 
 @test "crl refresh: a second run asks with If-None-Match and If-Modified-Since; the 304 rewrites nothing" {
@@ -119,11 +127,13 @@ this_update() {
 
 @test "crl refresh: a newer CRL replaces the stored one" {
     first
+    [ "$(index_count "$CRLDIR/.$(basename "$STORED").index")" = 0 ]
     serve int.crl --number 3 --revoke 1234
     run "$CTL" crl refresh --dir "$CRLDIR" "$T/leaf.full.pem"
     [ "$status" -eq 0 ]
     [[ ${lines[0]} == "$URL: fetched: $STORED (/CN=libstaple test intermediate, 1 entries, "* ]]
     cmp "$SRV/int.crl" "$STORED"
+    [ "$(index_count "$CRLDIR/.$(basename "$STORED").index")" = 1 ]
     [[ $(sed -n 2p "$T/http.log") == 'GET /int.crl inm="'*'" ims='*' 200' ]]
 }
 

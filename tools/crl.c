@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../preload/config.h"
+#include "../preload/crl.h"
 #include "crl.h"
 
 #define CRL_MAX_DEFAULT (64L << 20)	/* a 1,000,000-entry CRL is ~30 MB */
@@ -455,6 +456,47 @@ acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
 	return 1;
 }
 
+/*
+ * Write the serial index of the CRL `der` (preload/crl.h's format) beside
+ * it, as the dot file .HASH.crl.index (the library's scan skips dot
+ * files), renamed into place before the CRL is. 1, or 0 with the reason:
+ * a CRL the library's strict reader refuses is not stored either.
+ */
+static int
+write_index(const struct refresh *r, const char *hash,
+    const unsigned char *der, size_t len, char *err, size_t size)
+{
+	struct staple_crl sc;
+	struct staple_crl_index *ix;
+	char path[PATH_MAX];
+	size_t ixlen = 0;
+	int ok;
+
+	if (!staple_crl_parse(der, len, &sc)) {
+		snprintf(err, size, "not strict DER (the library would not use"
+		    " it)");
+		return 0;
+	}
+	if ((ix = staple_crl_index_build(&sc, &ixlen)) == NULL) {
+		snprintf(err, size, "cannot build its index");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/.%s.crl.index", r->dir, hash);
+	ok = store(r->dir, path, ix, ixlen, err, size);
+	free(ix);
+	return ok;
+}
+
+/* Whether the index of HASH.crl is missing. */
+static int
+index_missing(const struct refresh *r, const char *hash)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/.%s.crl.index", r->dir, hash);
+	return access(path, F_OK) != 0;
+}
+
 /* Fetch, check and store one URL's CRL at `now`. */
 static void
 refresh_one(struct refresh *r, struct job *j, time_t now)
@@ -466,7 +508,7 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 	char hash[17], state[PATH_MAX + 32], err[400];
 	const char *why;
 	X509 *issuer;
-	int old_good, status;
+	int old_good, status, same;
 
 	url_hash(j->url, hash);
 	snprintf(j->file, sizeof(j->file), "%.4000s/%s.crl", r->dir, hash);
@@ -496,6 +538,10 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 			memcpy(cond.etag, sent.etag, sizeof(cond.etag));
 		if (cond.modified[0] == '\0')
 			memcpy(cond.modified, sent.modified, sizeof(cond.modified));
+		if (index_missing(r, hash) &&
+		    !write_index(r, hash, old.der, old.len, j->reason,
+		    sizeof(j->reason)))
+			goto done;
 		state_write(r, hash, j->url, &cond);
 		j->result = C_NOT_MODIFIED;
 		ctl_name_line(old.issuer, old.issuer_len, j->issuer,
@@ -513,12 +559,15 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 		j->entries = c.entries;
 		j->this_update = c.this_update;
 		j->next_update = c.next_update;
-		if (old_good && old.len == c.len &&
-		    memcmp(old.der, c.der, c.len) == 0)
-			j->result = C_NOT_MODIFIED;	/* the same bytes */
-		else if (store(r->dir, j->file, c.der, c.len, err, sizeof(err)))
-			j->result = C_FETCHED;
-		else
+		same = old_good && old.len == c.len &&
+		    memcmp(old.der, c.der, c.len) == 0;
+		if ((same && !index_missing(r, hash)) ||
+		    write_index(r, hash, c.der, c.len, err, sizeof(err)))
+			j->result = same ? C_NOT_MODIFIED : C_FETCHED;
+		if (j->result == C_FETCHED && !store(r->dir, j->file, c.der,
+		    c.len, err, sizeof(err)))
+			j->result = C_FAILED;
+		if (j->result == C_FAILED)
 			snprintf(j->reason, sizeof(j->reason), "%s", err);
 		if (j->result != C_FAILED)
 			state_write(r, hash, j->url, &cond);
