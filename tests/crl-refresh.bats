@@ -300,3 +300,103 @@ EOF
     run "$CTL" crl refresh --dir "$CRLDIR" "$T/leaf.full.pem"
     [ "$status" -eq 0 ]
 }
+
+# crl_dir_mixed: in $CRLDIR (the config's crl_dir, inside the staple
+# directory as by default) a current CRL with one entry, one past its next
+# update but within crl_grace, a stale one, one by an unknown issuer, a
+# forged one, a delta and garbage.
+crl_dir_mixed() {
+    CRLDIR=$T/staples/crl
+    mkdir -p "$CRLDIR"
+    printf 'dir = %s\ncrl_dir = %s\n' "$T/staples" "$CRLDIR" >"$LIBSTAPLE_CONF"
+    "$MKCRL" --number 3 --revoke 1234 "$PKI/int.pem" "$PKI/int.key" "$CRLDIR/a.crl"
+    "$MKCRL" --this -90000 --next -3600 "$PKI/int.pem" "$PKI/int.key" "$CRLDIR/b.crl"
+    "$MKCRL" --this -200000 --next -100000 "$PKI/int.pem" "$PKI/int.key" "$CRLDIR/c.crl"
+    "$MKCRL" "$PKI/rogue.pem" "$PKI/rogue.key" "$CRLDIR/d.crl"
+    "$MKCRL" "$PKI/int.pem" "$PKI/rogue.key" "$CRLDIR/e.crl"
+    "$MKCRL" --delta 2 "$PKI/int.pem" "$PKI/int.key" "$CRLDIR/f.crl"
+    echo junk >"$CRLDIR/g.crl"
+    : >"$CRLDIR/.a.crl.index"    # dot files are not the library's: not shown
+    NOW=$(date +%s)
+}
+
+# crl_line FILE: "this T (age A) next T" of the CRL FILE, as show prints it.
+crl_times() {
+    local this next age
+    this=$(date -u -d "$(openssl crl -inform DER -in "$1" -noout -lastupdate | cut -d= -f2)" +%s)
+    next=$(date -u -d "$(openssl crl -inform DER -in "$1" -noout -nextupdate | cut -d= -f2)" +%s)
+    age=$((NOW - this))
+    printf 'this %s (age %s) next %s' "$(date -u -d "@$this" +%Y-%m-%dT%H:%M:%SZ)" \
+        "$(span "$age")" "$(date -u -d "@$next" +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+# span SECONDS: as show prints a duration.
+span() {
+    local s=$1
+    if ((s >= 86400)); then echo "$((s / 86400))d$((s % 86400 / 3600))h"
+    elif ((s >= 3600)); then echo "$((s / 3600))h$((s % 3600 / 60))m"
+    elif ((s >= 60)); then echo "$((s / 60))m"
+    else echo "${s}s"; fi
+}
+
+@test "show: the CRL directory after the staples, one line per CRL: issuer, entries, age, next update, state" {
+    crl_dir_mixed
+    int='CRL issuer /CN=libstaple test intermediate'
+    run "$CTL" show --warn 1h --issuer "$PKI/int.pem"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = "$CRLDIR/a.crl: $int entries 1 $(crl_times "$CRLDIR/a.crl"): current (23h59m left)" ]
+    [ "${lines[1]}" = "$CRLDIR/b.crl: $int entries 0 $(crl_times "$CRLDIR/b.crl"): past its next update (1h0m ago): used within crl_grace" ]
+    [ "${lines[2]}" = "$CRLDIR/c.crl: $int entries 0 $(crl_times "$CRLDIR/c.crl"): stale (expired 1d3h ago): not used" ]
+    [ "${lines[3]}" = "$CRLDIR/d.crl: CRL issuer /CN=libstaple rogue CA entries 0 $(crl_times "$CRLDIR/d.crl"): unknown issuer: signature not checked (give --issuer)" ]
+    [ "${lines[4]}" = "$CRLDIR/e.crl: $int entries 0 $(crl_times "$CRLDIR/e.crl"): bad signature: not used" ]
+    [ "${lines[5]}" = "$CRLDIR/f.crl: $int entries 0 $(crl_times "$CRLDIR/f.crl"): not used: a delta CRL" ]
+    [ "${lines[6]}" = "$CRLDIR/g.crl: not a CRL (not DER)" ]
+    [ "${#lines[@]}" -eq 7 ]
+    # only the current one: nothing needs attention
+    rm "$CRLDIR"/[b-g].crl
+    run "$CTL" show --warn 1h --issuer "$PKI/int.pem"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    # a CRL file named is shown as one too
+    run "$CTL" show --warn 1d --issuer "$PKI/int.pem" "$CRLDIR/a.crl"
+    [ "$status" -eq 1 ]
+    [ "$output" = "$CRLDIR/a.crl: $int entries 1 $(crl_times "$CRLDIR/a.crl"): current (23h59m left), expires within --warn" ]
+}
+
+@test "show --json and metrics: the CRLs' gauges" {
+    crl_dir_mixed
+    rm "$CRLDIR"/[c-f].crl
+    run "$CTL" show --json --warn 1h --issuer "$PKI/int.pem"
+    [ "$status" -eq 1 ]
+    python3 - "$output" "$CRLDIR" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+crls = {c["file"].rsplit("/", 1)[1]: c for c in d["crls"]}
+assert d["staples"] == [] and d["attention"] is True, d
+assert [c["state"] for c in d["crls"]] == ["current", "in-grace", "not-a-crl"], d
+a = crls["a.crl"]
+assert a["issuer"] == "/CN=libstaple test intermediate" and a["entries"] == 1, a
+assert a["used"] is True and a["attention"] is False and 86000 < a["seconds_left"] <= 86400, a
+assert crls["b.crl"]["used"] is True and crls["b.crl"]["attention"] is True
+assert crls["g.crl"]["text"] == "not a CRL (not DER)"
+PY
+    run "$CTL" metrics --warn 1h --issuer "$PKI/int.pem"
+    [ "$status" -eq 1 ]
+    i='issuer="/CN=libstaple test intermediate"'
+    left=$(($(date -u -d "$(openssl crl -inform DER -in "$CRLDIR/a.crl" -noout -nextupdate | cut -d= -f2)" +%s) - NOW))
+    [[ $output == *"libstaple_crl_entries{file=\"$CRLDIR/a.crl\",$i} 1"* ]]
+    [[ $output == *"libstaple_crl_used{file=\"$CRLDIR/a.crl\",$i,state=\"current\"} 1"* ]]
+    [[ $output == *"libstaple_crl_used{file=\"$CRLDIR/b.crl\",$i,state=\"in-grace\"} 1"* ]]
+    [[ $output == *"libstaple_crl_used{file=\"$CRLDIR/g.crl\",state=\"not-a-crl\"} 0"* ]]
+    [[ $output == *"libstaple_crl_age_seconds{file=\"$CRLDIR/b.crl\",$i} 900"[0-9][0-9] ]]
+    got=$(grep -F "libstaple_crl_seconds_left{file=\"$CRLDIR/a.crl\",$i} " <<<"$output" | awk '{ print $NF }')
+    ((got <= left && got >= left - 60))
+    [ "${lines[-1]}" = "libstaple_crls_attention 2" ]
+    [ "$(grep -c '^libstaple_crl_entries{' <<<"$output")" -eq 2 ]
+    # no CRL directory: the staple-only output, unchanged
+    rm -r "$CRLDIR"
+    run "$CTL" metrics
+    [ "$status" -eq 0 ]
+    [[ $output != *libstaple_crl* ]]
+    [ "${lines[-1]}" = "libstaple_staples_attention 0" ]
+}
