@@ -184,6 +184,7 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 		{ "log_interval", &staple_conf.log_interval, 1, 86400, 1 },
 		{ "security_level", &staple_conf.security_level, 0, 5, 0 },
 		{ "crl_grace", &staple_conf.crl_grace, 0, 30 * 86400L, 1 },
+		{ "register_max_age", &staple_conf.register_max_age, 86400, 365 * 86400L, 1 },
 	};
 	/* ca_file: the older name of issuers */
 	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.issuers,
@@ -217,6 +218,14 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 			staple_conf.enabled = strcmp(v, "yes") == 0;
 		else
 			staple_log(STAPLE_ERROR, "%s:%d: bad enabled '%s' (yes or"
+			    " no)", file, line, v);
+		return 1;
+	}
+	if (strcmp(key, "register") == 0) {
+		if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
+			staple_conf.registers = strcmp(v, "yes") == 0;
+		else
+			staple_log(STAPLE_ERROR, "%s:%d: bad register '%s' (yes or"
 			    " no)", file, line, v);
 		return 1;
 	}
@@ -489,6 +498,8 @@ staple_conf_load(void)
 	staple_conf.log_interval = 600;
 	staple_conf.security_level = 2;
 	staple_conf.enabled = 1;
+	staple_conf.registers = 1;
+	staple_conf.register_max_age = 14 * 86400L;
 	staple_conf.verifies_after = 0;
 	snprintf(staple_conf.crl_dir, sizeof(staple_conf.crl_dir), "%s",
 	    DEFAULT_CRL_DIR);

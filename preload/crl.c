@@ -534,7 +534,7 @@ crl_slot(uint64_t h, uint32_t nslots)
 struct staple_crl_index *
 staple_crl_index_build(const struct staple_crl *c, size_t *size)
 {
-	struct crl_der list = { c->entries.p, c->entries.p + c->entries.len };
+	struct crl_der list = { c->entries.p, c->entries.p };
 	struct staple_crl_index *ix;
 	struct crl_entry e;
 	unsigned char *base, *r;
@@ -545,6 +545,8 @@ staple_crl_index_build(const struct staple_crl *c, size_t *size)
 
 	if (c->count > 0x3fffffff)
 		return NULL;
+	if (list.p != NULL)	/* no entries: no span (NULL + 0 is undefined) */
+		list.end = c->entries.p + c->entries.len;
 	/* records take at most what the entries took: serial + 10 < entry */
 	records = c->entries.len;
 	nslots = (uint32_t)(c->count + c->count / 2 + 1);
@@ -634,10 +636,18 @@ staple_crl_index_find(const struct staple_crl_index *ix,
 	if (len == 0 || len > 127 || ix->count == 0)
 		return 0;
 	i = crl_slot(crl_serial_hash(s, len), ix->nslots);
-	/* the table is never full: an empty slot ends every probe */
-	for (; slots[i] != 0; i = i + 1 == ix->nslots ? 0 : i + 1) {
+	/*
+	 * An empty slot ends every probe (the table is never full); each slot
+	 * is bounded, since a mapped index file is checked no further than
+	 * its header.
+	 */
+	for (uint32_t n = 0; n < ix->nslots && slots[i] != 0; n++,
+	    i = i + 1 == ix->nslots ? 0 : i + 1) {
+		if (slots[i] < sizeof(*ix) || slots[i] >= ix->slots_off)
+			return 0;
 		r = base + slots[i];
-		if (r[0] != len || memcmp(r + 1, s, len) != 0)
+		if (r[0] != len || ix->slots_off - slots[i] < CRL_RECORD_FIXED + len ||
+		    memcmp(r + 1, s, len) != 0)
 			continue;
 		memcpy(&t, r + 1 + len, 8);
 		*when = staple_time_clamp(t);

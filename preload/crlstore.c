@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +25,10 @@
 #include "compat.h"
 #include "config.h"
 #include "crl.h"
+#include "crlindex.h"
 #include "crlstore.h"
 #include "log.h"
+#include "register.h"
 #include "staple.h"
 #include "when.h"
 
@@ -45,7 +48,8 @@ struct crl_file {
 	int verifying;			/* threads using der; under lock */
 	struct staple_crl crl;		/* spans into der (tbs, sig) or meta */
 	unsigned char *meta;		/* copies of issuer, URIs */
-	struct staple_crl_index *ix;
+	struct staple_crl_index *ix;	/* malloc()ed, or in `mapped` */
+	struct staple_crl_mapped mapped; /* the refresher's index file */
 	const char *bad;		/* unusable for every leaf, or NULL */
 	/* verification, under lock */
 	int good;
@@ -92,7 +96,10 @@ crls_file_free(struct crl_file *f)
 		return;
 	free(f->der);
 	free(f->meta);
-	free(f->ix);
+	if (f->mapped.hdr != NULL)
+		staple_crl_sidecar_unmap(&f->mapped);
+	else
+		free(f->ix);
 	free(f->path_name);
 	free(f);
 }
@@ -143,9 +150,8 @@ crls_pem(unsigned char *buf, size_t len)
 	return p < buf + len ? (size_t)(out - buf) : 0;
 }
 
-/* Read an open CRL file whole; DER (PEM decoded) or NULL. */
-static unsigned char *
-crls_read(int fd, off_t size, size_t *len)
+unsigned char *
+staple_crl_read(int fd, off_t size, size_t *len)
 {
 	unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
 	size_t got = 0;
@@ -197,9 +203,8 @@ crls_keep_meta(struct crl_file *f)
 	return 1;
 }
 
-/* Why a parsed CRL is no use for any certificate, or NULL. */
-static const char *
-crls_unusable(const struct staple_crl *c)
+const char *
+staple_crl_unusable(const struct staple_crl *c)
 {
 	if (c->flags & STAPLE_CRL_DELTA)
 		return "a delta CRL (delta CRLs are not used)";
@@ -218,6 +223,44 @@ crls_unusable(const struct staple_crl *c)
 	    c->nuris == 0)
 		return "an issuingDistributionPoint without a URI";
 	return NULL;
+}
+
+/*
+ * Take f from the refresher's index file of `name`, when there is one it
+ * may use (crlindex.h): nothing of the CRL itself is read then.
+ */
+static int
+crls_mapped(int dirfd, const char *name, const struct stat *st,
+    struct crl_file *f)
+{
+	struct staple_crl_mapped *m = &f->mapped;
+	const char *why;
+
+	if (!staple_crl_sidecar_map(dirfd, name, st, m, &why)) {
+		if (why != NULL)
+			staple_log(STAPLE_WARN, "CRL %s: %s", f->name, why);
+		return 0;
+	}
+	f->crl.issuer.p = m->issuer;
+	f->crl.issuer.len = m->hdr->issuer_len;
+	memcpy(f->crl.uris, m->uris, sizeof(f->crl.uris));
+	f->crl.nuris = m->nuris;
+	f->crl.flags = m->hdr->flags;
+	f->crl.this_update = staple_time_clamp(m->hdr->this_update);
+	f->crl.next_update = staple_time_clamp(m->hdr->next_update);
+	f->crl.count = (size_t)m->hdr->count;
+	f->ix = (struct staple_crl_index *)m->ix;
+	/* the refresher verified it with this key */
+	f->good = 1;
+	memcpy(f->good_key, m->hdr->key_fp, FP_LEN);
+	f->key_bits = m->hdr->key_bits;
+	f->sig_bits = m->hdr->sig_bits;
+	if ((f->bad = staple_crl_unusable(&f->crl)) != NULL)
+		staple_log(STAPLE_WARN, "CRL %s: not used: %s", f->name, f->bad);
+	else
+		staple_log(STAPLE_DEBUG, "CRL %s: %zu entries, from its index"
+		    " file", f->name, f->crl.count);
+	return 1;
 }
 
 /* Load directory entry `name` (stat `st`) as a new file object. */
@@ -239,13 +282,15 @@ crls_load(int dirfd, const char *name, const struct stat *st)
 	f->ino = st->st_ino;
 	f->size = st->st_size;
 	f->mtime = st->st_mtim;
+	if (crls_mapped(dirfd, name, st, f))
+		return f;
 	if (st->st_size > CRL_MAX_SIZE) {
 		f->bad = "larger than 512 MiB";
 	} else if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
 	    O_NOCTTY)) < 0) {
 		f->bad = "unreadable";
 	} else {
-		f->der = crls_read(fd, st->st_size, &len);
+		f->der = staple_crl_read(fd, st->st_size, &len);
 		close(fd);
 		if (f->der == NULL)
 			f->bad = "unreadable (changed while read)";
@@ -254,7 +299,7 @@ crls_load(int dirfd, const char *name, const struct stat *st)
 	    !staple_crl_parse(f->der, len, &f->crl)))
 		f->bad = "not a DER or PEM CRL, or not strict DER";
 	if (f->bad == NULL)
-		f->bad = crls_unusable(&f->crl);
+		f->bad = staple_crl_unusable(&f->crl);
 	if (f->bad == NULL && ((f->ix = staple_crl_index_build(&f->crl,
 	    &ixlen)) == NULL || !crls_keep_meta(f)))
 		f->bad = "out of memory";
@@ -366,9 +411,8 @@ crls_get(void)
 	return s;
 }
 
-/* Whether `key` verifies the signature over tbs; key and digest bits out. */
-static int
-crls_signature_ok(const struct staple_crl *c, EVP_PKEY *key, int *key_bits,
+int
+staple_crl_signature(const struct staple_crl *c, EVP_PKEY *key, int *key_bits,
     int *sig_bits, const char **why)
 {
 	const unsigned char *p = c->sigalg.p;
@@ -457,7 +501,7 @@ crls_signed(struct crl_file *f, X509 *issuer, const unsigned char *fp,
 	if (known == 0)
 		return 0;
 	if (known < 0) {
-		ok = crls_signature_ok(&f->crl, staple_x509_key(issuer),
+		ok = staple_crl_signature(&f->crl, staple_x509_key(issuer),
 		    &key_bits, &sig_bits, &why);
 		pthread_mutex_lock(&crls_lock);
 		f->verifying--;
@@ -577,7 +621,82 @@ crls_leaf(X509 *leaf, X509 *issuer, struct crls_leaf *l)
 	return 1;
 }
 
-/* Log, once per URL, a distribution point crl_dir has no CRL for. */
+/* This process's executable base name, for register entries. */
+static void
+crls_program(char *buf, size_t size)
+{
+	char exe[PATH_MAX], *base = exe, *cut;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((cut = strrchr(exe, '/')) != NULL)
+			base = cut + 1;
+	} else {
+		base = program_invocation_short_name;
+	}
+	/* longer than a file name: cut */
+	n = (ssize_t)strnlen(base, size - 1);
+	memcpy(buf, base, (size_t)n);
+	buf[n] = '\0';
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/*
+ * Record distribution point `uri` in CRLDIR/.wanted/ for the next
+ * `staplectl crl refresh` (http:// URIs of at most 4 KiB, printable):
+ * entry URLHASH.url, URLHASH the first 16 hex digits of its SHA-1.
+ */
+static void
+crls_register(const struct staple_span *uri)
+{
+	static const char hex[] = "0123456789abcdef";
+	char regdir[PATH_MAX + 16], name[32], program[NAME_MAX + 1], *text;
+	unsigned char md[20];
+	unsigned int mdlen = 0;
+	int reason = 0, len;
+
+	if (!staple_conf.registers || uri->len > 4096 || uri->len < 8 ||
+	    strncmp((const char *)uri->p, "http://", 7) != 0)
+		return;
+	for (size_t i = 0; i < uri->len; i++)
+		if (uri->p[i] <= 0x20 || uri->p[i] >= 0x7f)
+			return;
+	if (!ossl.EVP_Digest(uri->p, uri->len, md, &mdlen, ossl.EVP_sha1(), NULL) ||
+	    mdlen != 20 || snprintf(regdir, sizeof(regdir), "%s/.wanted",
+	    staple_conf.crl_dir) >= (int)sizeof(regdir) ||
+	    (text = malloc(uri->len + NAME_MAX + 64)) == NULL)
+		return;
+	for (int i = 0; i < 8; i++) {
+		name[2 * i] = hex[md[i] >> 4];
+		name[2 * i + 1] = hex[md[i] & 15];
+	}
+	memcpy(name + 16, ".url", 5);
+	crls_program(program, sizeof(program));
+	len = snprintf(text, uri->len + NAME_MAX + 64, "# libstaple crl register"
+	    " entry\n# program: %s\n%.*s\n", program, (int)uri->len,
+	    (const char *)uri->p);
+	switch (staple_register_put(regdir, name, text, (size_t)len, &reason)) {
+	case STAPLE_REGISTER_WRITTEN:
+		staple_log(STAPLE_INFO, "registered distribution point %.*s in"
+		    " %s as %s", (int)uri->len, (const char *)uri->p, regdir, name);
+		break;
+	case STAPLE_REGISTER_FAILED:
+		if (staple_register_first(regdir, reason))
+			staple_log(STAPLE_WARN, "register %s: %s: distribution"
+			    " points are not recorded; for staplectl crl refresh"
+			    " to fetch their CRLs, list them in crls = in %s",
+			    regdir, staple_register_why(reason), staple_conf.conf);
+		break;
+	default:
+		break;
+	}
+	free(text);
+}
+
+/* Log and register, once per URL, a distribution point crl_dir has no CRL for. */
 static void
 crls_unknown_dps(const struct crls_leaf *l)
 {
@@ -585,11 +704,13 @@ crls_unknown_dps(const struct crls_leaf *l)
 		uint64_t h = staple_hash(STAPLE_HASH_INIT, "crl-dp", 6);
 
 		h = staple_hash(h, l->dps[i].p, l->dps[i].len);
-		if (staple_log_once(h, staple_conf.log_interval))
-			staple_log(STAPLE_INFO, "no CRL in %s for distribution"
-			    " point %.*s", staple_conf.crl_dir,
-			    (int)(l->dps[i].len > 300 ? 300 : l->dps[i].len),
-			    (const char *)l->dps[i].p);
+		if (!staple_log_once(h, staple_conf.log_interval))
+			continue;
+		staple_log(STAPLE_INFO, "no CRL in %s for distribution point"
+		    " %.*s", staple_conf.crl_dir,
+		    (int)(l->dps[i].len > 300 ? 300 : l->dps[i].len),
+		    (const char *)l->dps[i].p);
+		crls_register(&l->dps[i]);
 	}
 }
 

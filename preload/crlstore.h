@@ -37,6 +37,30 @@ struct staple_crl_answer {
 void staple_crls_check(X509 *leaf, const struct staple_judge *j,
     struct staple_crl_answer *a);
 
+#include <sys/types.h>
+
+struct staple_crl;
+
+/*
+ * The CRL file open as `fd`, `size` bytes, read whole: its DER (a PEM "X509
+ * CRL" block decoded) in a malloc()ed buffer, *len bytes (0: PEM without a
+ * CRL), or NULL when it could not be read whole.
+ */
+unsigned char *staple_crl_read(int fd, off_t size, size_t *len);
+
+/* Why a parsed CRL is no use for any certificate, or NULL. */
+const char *staple_crl_unusable(const struct staple_crl *c);
+
+/*
+ * Whether `key` verifies the signature of the parsed CRL c (over its
+ * TBSCertList bytes, with the algorithm it names; RSA PKCS#1 v1.5, ECDSA,
+ * EdDSA): 1, or 0 with *why. *key_bits and *sig_bits: the security bits
+ * of the key and of the signature's digest (-1: unknown), for a security
+ * level to judge.
+ */
+int staple_crl_signature(const struct staple_crl *c, EVP_PKEY *key,
+    int *key_bits, int *sig_bits, const char **why);
+
 /* pthread_atfork handlers. */
 void staple_crls_fork_prepare(void);
 void staple_crls_fork_parent(void);

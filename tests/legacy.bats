@@ -315,6 +315,29 @@ VERIFY102=(-verify 5 -verify_return_error)
     [ "$(verdicts)" -eq 1 ]
 }
 
+@test "1.0.2k s_client under the preload: a leaf a CRL in crl_dir lists is refused, one it does not list accepted" {
+    need_o
+    [[ -x $TOP/tests/.work/mkcrl ]] || make -C "$TOP" -s tests/.work/mkcrl >/dev/null
+    mkdir -p "$T/crl"
+    "$TOP/tests/.work/mkcrl" --revoke "$(cat "$PKI/revoked.serial")" \
+        "$PKI/int.pem" "$PKI/int.key" "$T/crl/int.crl"
+    printf 'crl_dir = %s\n' "$T/crl" >"$LIBSTAPLE_CONF"
+    native revoked
+    run s_client102 revoked.test "${VERIFY102[@]}"
+    [ "$status" -ne 0 ]
+    # 1.0.2 decides once the chain is verified: the verification fails
+    grep -q ':ssl3_get_server_certificate:certificate verify failed:' "$T/client.out"
+    no_page
+    [ "$(log_count "error: revoked.test: rejected /CN=revoked.test: revoked: listed in CRL int.crl: reason keyCompromise (1), revoked 20.* UTC (policy must-staple)")" -eq 1 ]
+    [ "$(verdicts)" -eq 1 ]
+    bound "$O" "$V102"
+    kill_bg
+    native rsa
+    s_client102 rsa.test "${VERIFY102[@]}"
+    got_page
+    [ "$(logged "debug: rsa.test: accepted /CN=rsa.test: missing: no staple; not listed in CRL int.crl (policy must-staple)")" -eq 1 ]
+}
+
 @test "1.0.2k resumption: a session saved without the preload is not resumed under it" {
     need_o
     native must
@@ -416,6 +439,36 @@ twossl_check() {
     [[ $second == plugin ]] || vother="OpenSSL ${ver[main]}.*"
     [[ $line =~ ^libstaple\[[0-9]+\]:\ warn:\ ${vother}\ in\ ${other}\ is\ a\ second\ libssl\ in\ this\ process\ \(libstaple\ serves\ ${served}\):\ stepping\ aside\ for\ its\ callers$ ]] ||
         { echo "warn line: $line"; return 1; }
+}
+
+# A plug-in on one libssl unloaded, and one on another loaded in its place
+# (the loader gives it the same address): the call table must not hand the
+# second the first one's libssl.
+@test "two libssl in one process: a plug-in unloaded and another on the other libssl loaded at its address: no crash" {
+    need_b
+    twossl_build
+    cc -std=gnu99 -Wall -Wextra -Werror -fPIC -shared -DTWOSSL_PLUGIN \
+        -o "$T/plugin3.so" "$TOP/tests/lib/twossl.c" -Wl,--no-as-needed "$LIB3" \
+        "$(dirname "$LIB3")/libcrypto.so.3"
+    local a b args=("$PKI/must.full.pem" "$PKI/must.key" "$PKI/ca.pem" must.test)
+    for a in plugin3 plugin; do
+        b=plugin3; [ "$a" = plugin3 ] && b=plugin
+        declare -A ver=([plugin3]=$V3 [plugin]=1.1)
+        # without the preload the loader reuses the address: the case exists
+        run env -u LD_PRELOAD "$TOP/tests/.work/twossl" swap "$T/$a.so" "$T/$b.so" "${args[@]}"
+        [ "$status" -eq 0 ]
+        [ "$output" = "$(printf 'plugin (%s): handshake succeeded, not stapled\nsame address\nplugin (%s): handshake succeeded, not stapled' \
+            "${ver[$a]}" "${ver[$b]}")" ]
+        # with it, the first plug-in stays loaded and is served; the second
+        # lands elsewhere and is passed through
+        rm -f "$LIBSTAPLE_LOG"
+        run env LD_PRELOAD="$PRELOAD" "$TOP/tests/.work/twossl" swap "$T/$a.so" "$T/$b.so" "${args[@]}"
+        [ "$status" -eq 0 ]
+        [ "$output" = "$(printf 'plugin (%s): handshake succeeded, stapled\nanother address\nplugin (%s): handshake succeeded, not stapled' \
+            "${ver[$a]}" "${ver[$b]}")" ]
+        [ "$(log_count ': warn: ')" -eq 1 ]
+        [ "$(log_count 'is a second libssl in this process')" -eq 1 ]
+    done
 }
 
 @test "two libssl in one process (3.x program, 1.1.1 plug-in), the program's first: it is served, the plug-in passed through; no crash" {

@@ -141,7 +141,7 @@ refresh_one(const char *file, const struct options *o, struct outcome *out)
 		    o->cafile ? ", nor does --CAfile" : "; give --CAfile");
 		goto done;
 	}
-	if (!ctl_staple_name(c.leaf, c.issuer, name, sizeof(name)))
+	if (!staple_cert_name(c.leaf, c.issuer, ".der", name, sizeof(name)))
 		goto done;
 	snprintf(out->staple, sizeof(out->staple), "%.3800s/%s", o->dir, name);
 	if (staple_fresh(out->staple, c.leaf, c.issuer, &out->next,

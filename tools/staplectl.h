@@ -80,9 +80,6 @@ struct ctl_result {
 
 enum { CTL_STORED, CTL_FAILED, CTL_NO_URL };
 
-/* The staple file name of a certificate: ISSUERKEY-SERIAL.der (hex). */
-int ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size);
-
 /*
  * Ask `url` (NULL: the leaf's AIA) about c, verify the answer as the client
  * role would, store it in `dir` under its unique name. CTL_STORED, CTL_NO_URL
