@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "../preload/config.h"
-#include "../preload/crl.h"
+#include "../preload/crlindex.h"
 #include "crl.h"
 
 #define CRL_MAX_DEFAULT (64L << 20)	/* a 1,000,000-entry CRL is ~30 MB */
@@ -330,7 +330,7 @@ store(const char *dir, const char *where, const void *buf, size_t len,
 	char tmp[PATH_MAX];
 	int fd, ok;
 
-	snprintf(tmp, sizeof(tmp), "%s/.staplectl.XXXXXX", dir);
+	snprintf(tmp, sizeof(tmp), "%.4000s/.staplectl.XXXXXX", dir);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		snprintf(err, size, "%.300s: %s", tmp, strerror(errno));
 		return 0;
@@ -393,14 +393,14 @@ number(const struct ctl_crl *c, char *buf, size_t size)
 
 /*
  * Whether the fetched `c` may replace `old` (NULL: none good here) for job
- * j at `now`; the reason into j->reason when not.
+ * j at `now`: *issuer the known certificate that signed it; the reason
+ * into j->reason when not.
  */
 static int
 acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
-    const struct ctl_crl *old, time_t now)
+    const struct ctl_crl *old, time_t now, X509 **issuer)
 {
 	char a[32], b[256];
-	X509 *issuer;
 
 	ctl_name_line(c->issuer, c->issuer_len, b, sizeof(b));
 	if (c->delta) {
@@ -418,7 +418,7 @@ acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
 		    " certificate's issuer", b);
 		return 0;
 	}
-	switch (ctl_crl_issuer(c, r->known, &issuer)) {
+	switch (ctl_crl_issuer(c, r->known, issuer)) {
 	case CTL_CRL_UNKNOWN_ISSUER:
 		snprintf(j->reason, sizeof(j->reason), "issued by %s, not a"
 		    " known issuer", b);
@@ -457,44 +457,92 @@ acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
 }
 
 /*
- * Write the serial index of the CRL `der` (preload/crl.h's format) beside
- * it, as the dot file .HASH.crl.index (the library's scan skips dot
- * files), renamed into place before the CRL is. 1, or 0 with the reason:
- * a CRL the library's strict reader refuses is not stored either.
+ * Store the verified CRL `c` of job j as j->file, with its index file
+ * (preload/crlindex.h: written by the library's own code, which checks
+ * once more that the client role would use the CRL with `issuer`): the CRL
+ * goes to a temporary file, its index is written for that file and renamed
+ * to .index/NAME, then the CRL is renamed over NAME. rename() keeps the
+ * inode, size and mtime the index describes; in between, the index names
+ * an inode that NAME is not yet, so a client does not use it. 1, or 0 with
+ * the reason in j->reason; the old CRL stays then.
  */
 static int
-write_index(const struct refresh *r, const char *hash,
-    const unsigned char *der, size_t len, char *err, size_t size)
+store_crl(const struct refresh *r, struct job *j, const struct ctl_crl *c,
+    X509 *issuer)
 {
-	struct staple_crl sc;
-	struct staple_crl_index *ix;
-	char path[PATH_MAX];
-	size_t ixlen = 0;
-	int ok;
+	char tmp[PATH_MAX], ix_tmp[PATH_MAX], ix[PATH_MAX];
+	const char *name = strrchr(j->file, '/') + 1, *tname, *why;
+	int fd, dirfd = -1, ok = 0;
 
-	if (!staple_crl_parse(der, len, &sc)) {
-		snprintf(err, size, "not strict DER (the library would not use"
-		    " it)");
+	snprintf(tmp, sizeof(tmp), "%s/.staplectl.XXXXXX", r->dir);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", tmp,
+		    strerror(errno));
 		return 0;
 	}
-	if ((ix = staple_crl_index_build(&sc, &ixlen)) == NULL) {
-		snprintf(err, size, "cannot build its index");
-		return 0;
+	tname = strrchr(tmp, '/') + 1;
+	snprintf(ix_tmp, sizeof(ix_tmp), "%s/%s/%s", r->dir,
+	    STAPLE_CRL_SIDECAR_DIR, tname);
+	snprintf(ix, sizeof(ix), "%s/%s/%s", r->dir, STAPLE_CRL_SIDECAR_DIR,
+	    name);
+	ok = write(fd, c->der, c->len) == (ssize_t)c->len &&
+	    fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", tmp,
+		    strerror(errno));
+		goto done;
 	}
-	snprintf(path, sizeof(path), "%s/.%s.crl.index", r->dir, hash);
-	ok = store(r->dir, path, ix, ixlen, err, size);
-	free(ix);
+	ok = 0;
+	if ((dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    !staple_crl_sidecar_write(dirfd, tname, issuer, &why)) {
+		snprintf(j->reason, sizeof(j->reason), "refused by the"
+		    " library's own check: %s", dirfd < 0 ? strerror(errno) :
+		    why);
+		goto done;
+	}
+	if (rename(ix_tmp, ix) != 0 || rename(tmp, j->file) != 0) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", j->file,
+		    strerror(errno));
+		goto done;
+	}
+	ok = 1;
+done:
+	if (!ok) {
+		unlink(tmp);
+		unlink(ix_tmp);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
 	return ok;
 }
 
-/* Whether the index of HASH.crl is missing. */
+/*
+ * The index file of the stored CRL j->file, written anew unless the one
+ * there describes that file as it is. 1, or 0 with the reason in j->reason.
+ */
 static int
-index_missing(const struct refresh *r, const char *hash)
+index_crl(const struct refresh *r, struct job *j, X509 *issuer)
 {
-	char path[PATH_MAX];
+	struct staple_crl_mapped m;
+	const char *name = strrchr(j->file, '/') + 1, *why;
+	struct stat st;
+	int dirfd, ok = 1;
 
-	snprintf(path, sizeof(path), "%s/.%s.crl.index", r->dir, hash);
-	return access(path, F_OK) != 0;
+	if ((dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", r->dir,
+		    strerror(errno));
+		return 0;
+	}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    staple_crl_sidecar_map(dirfd, name, &st, &m, &why))
+		staple_crl_sidecar_unmap(&m);
+	else if (!staple_crl_sidecar_write(dirfd, name, issuer, &why)) {
+		snprintf(j->reason, sizeof(j->reason), "its index: %s", why);
+		ok = 0;
+	}
+	close(dirfd);
+	return ok;
 }
 
 /* Fetch, check and store one URL's CRL at `now`. */
@@ -538,9 +586,7 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 			memcpy(cond.etag, sent.etag, sizeof(cond.etag));
 		if (cond.modified[0] == '\0')
 			memcpy(cond.modified, sent.modified, sizeof(cond.modified));
-		if (index_missing(r, hash) &&
-		    !write_index(r, hash, old.der, old.len, j->reason,
-		    sizeof(j->reason)))
+		if (!index_crl(r, j, issuer))
 			goto done;
 		state_write(r, hash, j->url, &cond);
 		j->result = C_NOT_MODIFIED;
@@ -555,20 +601,14 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 		snprintf(j->reason, sizeof(j->reason), "%s", why);
 		goto done;
 	}
-	if (acceptable(r, j, &c, old_good ? &old : NULL, now)) {
+	if (acceptable(r, j, &c, old_good ? &old : NULL, now, &issuer)) {
 		j->entries = c.entries;
 		j->this_update = c.this_update;
 		j->next_update = c.next_update;
 		same = old_good && old.len == c.len &&
 		    memcmp(old.der, c.der, c.len) == 0;
-		if ((same && !index_missing(r, hash)) ||
-		    write_index(r, hash, c.der, c.len, err, sizeof(err)))
+		if (same ? index_crl(r, j, issuer) : store_crl(r, j, &c, issuer))
 			j->result = same ? C_NOT_MODIFIED : C_FETCHED;
-		if (j->result == C_FETCHED && !store(r->dir, j->file, c.der,
-		    c.len, err, sizeof(err)))
-			j->result = C_FAILED;
-		if (j->result == C_FAILED)
-			snprintf(j->reason, sizeof(j->reason), "%s", err);
 		if (j->result != C_FAILED)
 			state_write(r, hash, j->url, &cond);
 	}
