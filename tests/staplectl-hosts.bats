@@ -328,7 +328,7 @@ http_fetch() {
     kill_bg
     http_fetch huge
     [ "$status" -eq 1 ]
-    [ "$output" = "$PKI/must.full.pem: $url: the answer is too large (2000000 bytes); the old staple is kept" ]
+    [ "$output" = "$PKI/must.full.pem: $url: the answer is too large (2000000 bytes, at most 1048576); the old staple is kept" ]
     kill_bg
     http_fetch endless
     [ "$status" -eq 1 ]
