@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../preload/config.h"
+#include "../preload/crlindex.h"
 #include "crl.h"
 
 #define CRL_MAX_DEFAULT (64L << 20)	/* a 1,000,000-entry CRL is ~30 MB */
@@ -329,7 +330,7 @@ store(const char *dir, const char *where, const void *buf, size_t len,
 	char tmp[PATH_MAX];
 	int fd, ok;
 
-	snprintf(tmp, sizeof(tmp), "%s/.staplectl.XXXXXX", dir);
+	snprintf(tmp, sizeof(tmp), "%.4000s/.staplectl.XXXXXX", dir);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		snprintf(err, size, "%.300s: %s", tmp, strerror(errno));
 		return 0;
@@ -371,16 +372,35 @@ stamp(time_t t, char *buf, size_t size)
 	return buf;
 }
 
+/* A crlNumber for a line: decimal up to 8 octets, else 0x and hex. */
+static const char *
+number(const struct ctl_crl *c, char *buf, size_t size)
+{
+	unsigned long long n = 0;
+	size_t k = 0;
+
+	if (c->number_len <= 8) {
+		for (size_t i = 0; i < c->number_len; i++)
+			n = n << 8 | c->number[i];
+		snprintf(buf, size, "%llu", n);
+		return buf;
+	}
+	k = snprintf(buf, size, "0x");
+	for (size_t i = 0; i < c->number_len && k + 3 <= size; i++)
+		k += snprintf(buf + k, size - k, "%02X", c->number[i]);
+	return buf;
+}
+
 /*
  * Whether the fetched `c` may replace `old` (NULL: none good here) for job
- * j at `now`; the reason into j->reason when not.
+ * j at `now`: *issuer the known certificate that signed it; the reason
+ * into j->reason when not.
  */
 static int
 acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
-    const struct ctl_crl *old, time_t now)
+    const struct ctl_crl *old, time_t now, X509 **issuer)
 {
 	char a[32], b[256];
-	X509 *issuer;
 
 	ctl_name_line(c->issuer, c->issuer_len, b, sizeof(b));
 	if (c->delta) {
@@ -398,7 +418,7 @@ acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
 		    " certificate's issuer", b);
 		return 0;
 	}
-	switch (ctl_crl_issuer(c, r->known, &issuer)) {
+	switch (ctl_crl_issuer(c, r->known, issuer)) {
 	case CTL_CRL_UNKNOWN_ISSUER:
 		snprintf(j->reason, sizeof(j->reason), "issued by %s, not a"
 		    " known issuer", b);
@@ -421,13 +441,108 @@ acceptable(struct refresh *r, struct job *j, const struct ctl_crl *c,
 		return 0;
 	}
 	if (old != NULL && ctl_crl_cmp(c, old) < 0) {
-		snprintf(j->reason, sizeof(j->reason), "older than the CRL"
-		    " stored (%s %s)", c->number_len && old->number_len ?
-		    "crlNumber" : "thisUpdate", stamp(c->this_update, a,
-		    sizeof(a)));
+		char b2[32];
+
+		if (c->number_len && old->number_len)
+			snprintf(j->reason, sizeof(j->reason), "older than the"
+			    " CRL stored (crlNumber %s < %s)", number(c, a,
+			    sizeof(a)), number(old, b2, sizeof(b2)));
+		else
+			snprintf(j->reason, sizeof(j->reason), "older than the"
+			    " CRL stored (thisUpdate %s < %s)", stamp(c->this_update,
+			    a, sizeof(a)), stamp(old->this_update, b2, sizeof(b2)));
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * Store the verified CRL `c` of job j as j->file, with its index file
+ * (preload/crlindex.h: written by the library's own code, which checks
+ * once more that the client role would use the CRL with `issuer`): the CRL
+ * goes to a temporary file, its index is written for that file and renamed
+ * to .index/NAME, then the CRL is renamed over NAME. rename() keeps the
+ * inode, size and mtime the index describes; in between, the index names
+ * an inode that NAME is not yet, so a client does not use it. 1, or 0 with
+ * the reason in j->reason; the old CRL stays then.
+ */
+static int
+store_crl(const struct refresh *r, struct job *j, const struct ctl_crl *c,
+    X509 *issuer)
+{
+	char tmp[PATH_MAX], ix_tmp[PATH_MAX], ix[PATH_MAX];
+	const char *name = strrchr(j->file, '/') + 1, *tname, *why;
+	int fd, dirfd = -1, ok = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/.staplectl.XXXXXX", r->dir);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", tmp,
+		    strerror(errno));
+		return 0;
+	}
+	tname = strrchr(tmp, '/') + 1;
+	snprintf(ix_tmp, sizeof(ix_tmp), "%s/%s/%s", r->dir,
+	    STAPLE_CRL_SIDECAR_DIR, tname);
+	snprintf(ix, sizeof(ix), "%s/%s/%s", r->dir, STAPLE_CRL_SIDECAR_DIR,
+	    name);
+	ok = write(fd, c->der, c->len) == (ssize_t)c->len &&
+	    fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", tmp,
+		    strerror(errno));
+		goto done;
+	}
+	ok = 0;
+	if ((dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    !staple_crl_sidecar_write(dirfd, tname, issuer, &why)) {
+		snprintf(j->reason, sizeof(j->reason), "refused by the"
+		    " library's own check: %s", dirfd < 0 ? strerror(errno) :
+		    why);
+		goto done;
+	}
+	if (rename(ix_tmp, ix) != 0 || rename(tmp, j->file) != 0) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", j->file,
+		    strerror(errno));
+		goto done;
+	}
+	ok = 1;
+done:
+	if (!ok) {
+		unlink(tmp);
+		unlink(ix_tmp);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	return ok;
+}
+
+/*
+ * The index file of the stored CRL j->file, written anew unless the one
+ * there describes that file as it is. 1, or 0 with the reason in j->reason.
+ */
+static int
+index_crl(const struct refresh *r, struct job *j, X509 *issuer)
+{
+	struct staple_crl_mapped m;
+	const char *name = strrchr(j->file, '/') + 1, *why;
+	struct stat st;
+	int dirfd, ok = 1;
+
+	if ((dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(j->reason, sizeof(j->reason), "%.300s: %s", r->dir,
+		    strerror(errno));
+		return 0;
+	}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    staple_crl_sidecar_map(dirfd, name, &st, &m, &why))
+		staple_crl_sidecar_unmap(&m);
+	else if (!staple_crl_sidecar_write(dirfd, name, issuer, &why)) {
+		snprintf(j->reason, sizeof(j->reason), "its index: %s", why);
+		ok = 0;
+	}
+	close(dirfd);
+	return ok;
 }
 
 /* Fetch, check and store one URL's CRL at `now`. */
@@ -441,7 +556,7 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 	char hash[17], state[PATH_MAX + 32], err[400];
 	const char *why;
 	X509 *issuer;
-	int old_good, status;
+	int old_good, status, same;
 
 	url_hash(j->url, hash);
 	snprintf(j->file, sizeof(j->file), "%.4000s/%s.crl", r->dir, hash);
@@ -471,6 +586,8 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 			memcpy(cond.etag, sent.etag, sizeof(cond.etag));
 		if (cond.modified[0] == '\0')
 			memcpy(cond.modified, sent.modified, sizeof(cond.modified));
+		if (!index_crl(r, j, issuer))
+			goto done;
 		state_write(r, hash, j->url, &cond);
 		j->result = C_NOT_MODIFIED;
 		ctl_name_line(old.issuer, old.issuer_len, j->issuer,
@@ -484,17 +601,14 @@ refresh_one(struct refresh *r, struct job *j, time_t now)
 		snprintf(j->reason, sizeof(j->reason), "%s", why);
 		goto done;
 	}
-	if (acceptable(r, j, &c, old_good ? &old : NULL, now)) {
+	if (acceptable(r, j, &c, old_good ? &old : NULL, now, &issuer)) {
 		j->entries = c.entries;
 		j->this_update = c.this_update;
 		j->next_update = c.next_update;
-		if (old_good && old.len == c.len &&
-		    memcmp(old.der, c.der, c.len) == 0)
-			j->result = C_NOT_MODIFIED;	/* the same bytes */
-		else if (store(r->dir, j->file, c.der, c.len, err, sizeof(err)))
-			j->result = C_FETCHED;
-		else
-			snprintf(j->reason, sizeof(j->reason), "%s", err);
+		same = old_good && old.len == c.len &&
+		    memcmp(old.der, c.der, c.len) == 0;
+		if (same ? index_crl(r, j, issuer) : store_crl(r, j, &c, issuer))
+			j->result = same ? C_NOT_MODIFIED : C_FETCHED;
 		if (j->result != C_FAILED)
 			state_write(r, hash, j->url, &cond);
 	}
