@@ -324,8 +324,9 @@ both_staple() {
         -cert "$A/rsa.pem" -key "$A/rsa.key" -cert_chain "$A/int.pem" \
         -dcert "$A/ecdsa.pem" -dkey "$A/ecdsa.key"
     wait_port "$PORT"
-    pgrep -P "$BG_PID" >>"$T/pids"    # openssl itself: strace outlives a kill
-    local pattern='\.wanted|\.pem\.[0-9]+\.tmp|rename|utimensat' load
+    local ossl pattern='\.wanted|\.pem\.[0-9]+\.tmp|rename|utimensat' load
+    ossl=$(pgrep -P "$BG_PID")
+    echo "$ossl" >>"$T/pids"    # openssl itself: strace outlives a kill
     load=$(grep -cE "$pattern" "$T/trace")
     # the register opened twice, a temporary file and a rename per entry
     [ "$(grep -cE 'rename' "$T/trace")" -eq 2 ]
@@ -336,6 +337,11 @@ both_staple() {
     done
     [ "$(grep -cE "$pattern" "$T/trace")" -eq "$load" ]
     [ "$(find "$REG" -type f -newermt '1 day ago' | wc -l)" -eq 0 ]
+    # no descriptor kept on the register or an entry
+    [ -n "$ossl" ]
+    ls -l "/proc/$ossl/fd/" >"$T/fds"
+    grep -q "$T/staples" "$T/fds"     # the store's descriptor: the listing works
+    lacks "$REG" "$T/fds"
     diff <(expected openssl rsa) "$REG/$(entry rsa)"
     diff <(expected openssl ecdsa) "$REG/$(entry ecdsa)"
 }
