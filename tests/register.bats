@@ -201,6 +201,23 @@ both_staple() {
     [ "$(log_lines)" = "$(refused "Read-only file system" /CN=rsa.test)" ]
 }
 
+@test "a register on a full file system (server as root): nothing written, no temporary left, one line" {
+    unshare -m true 2>/dev/null || skip "no mount namespace here"
+    staples rsa ecdsa
+    # a 64 KiB tmpfs over the register, filled up, in the server's own mount namespace
+    bg s_server unshare -m --propagation private sh -c \
+        'mount -t tmpfs -o size=64k,mode=0755 tmpfs "$1" &&
+         { dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; true; } && shift && exec "$@"' \
+        sh "$REG" env LD_PRELOAD="$PRELOAD" openssl s_server -www \
+        -accept "127.0.0.1:$PORT" -cert "$A/rsa.pem" -key "$A/rsa.key" \
+        -cert_chain "$A/int.pem" -dcert "$A/ecdsa.pem" -dkey "$A/ecdsa.key"
+    wait_port "$PORT"
+    both_staple
+    # what the server sees there: the filling, and nothing of libstaple's
+    [ "$(ls -A "/proc/$BG_PID/root$REG")" = fill ]
+    [ "$(log_lines)" = "$(refused "No space left on device" /CN=rsa.test)" ]
+}
+
 @test "a register owned by another user, or writable by a group (server as root): not used, one line" {
     local why="not used: a privileged process writes only into a register owned by root and writable by root alone"
     chown 65534 "$REG"
@@ -307,8 +324,9 @@ both_staple() {
         -cert "$A/rsa.pem" -key "$A/rsa.key" -cert_chain "$A/int.pem" \
         -dcert "$A/ecdsa.pem" -dkey "$A/ecdsa.key"
     wait_port "$PORT"
-    pgrep -P "$BG_PID" >>"$T/pids"    # openssl itself: strace outlives a kill
-    local pattern='\.wanted|\.pem\.[0-9]+\.tmp|rename|utimensat' load
+    local ossl pattern='\.wanted|\.pem\.[0-9]+\.tmp|rename|utimensat' load
+    ossl=$(pgrep -P "$BG_PID")
+    echo "$ossl" >>"$T/pids"    # openssl itself: strace outlives a kill
     load=$(grep -cE "$pattern" "$T/trace")
     # the register opened twice, a temporary file and a rename per entry
     [ "$(grep -cE 'rename' "$T/trace")" -eq 2 ]
@@ -319,6 +337,11 @@ both_staple() {
     done
     [ "$(grep -cE "$pattern" "$T/trace")" -eq "$load" ]
     [ "$(find "$REG" -type f -newermt '1 day ago' | wc -l)" -eq 0 ]
+    # no descriptor kept on the register or an entry
+    [ -n "$ossl" ]
+    ls -l "/proc/$ossl/fd/" >"$T/fds"
+    grep -q "$T/staples" "$T/fds"     # the store's descriptor: the listing works
+    lacks "$REG" "$T/fds"
     diff <(expected openssl rsa) "$REG/$(entry rsa)"
     diff <(expected openssl ecdsa) "$REG/$(entry ecdsa)"
 }
