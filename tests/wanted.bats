@@ -16,7 +16,8 @@ load lib/mail
 # ISSUER (default the PKI's intermediate; "fake": a CA named as the
 # intermediate with another key) whose AIA names URL (none: no AIA);
 # known to the responder's index $W/index.txt.
-# KEY=rsa: an RSA key (default ECDSA P-256); MUST=1: Must-Staple.
+# KEY=rsa: an RSA key (default ECDSA P-256); MUST=1: Must-Staple;
+# CN=OTHER: the subject of OTHER.test (a renewal of OTHER's certificate).
 mkleaf() {
     local name=$1 url=$2 issuer=${3:-int} days=${4:-30} fake=${5:-} serial end ca=$PKI/int
     local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
@@ -24,7 +25,7 @@ mkleaf() {
     [[ $issuer == fake ]] && ca=$W/fake
     serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
     openssl req -new "${key[@]}" -nodes \
-        -keyout "$W/$name.key" -subj "/CN=$name.test" -out "$W/$name.csr" 2>/dev/null
+        -keyout "$W/$name.key" -subj "/CN=${CN:-$name}.test" -out "$W/$name.csr" 2>/dev/null
     {
         echo 'basicConstraints = CA:false'
         echo "subjectAltName = DNS:$name.test"
@@ -36,7 +37,7 @@ mkleaf() {
         -extfile "$W/$name.ext" -out "$W/$name.pem" 2>/dev/null
     cat "$W/$name.pem" "$PKI/int.pem" >"$W/$name.full.pem"
     end=$(date -u -d "$(openssl x509 -in "$W/$name.pem" -noout -enddate | cut -d= -f2)" +%y%m%d%H%M%SZ)
-    printf 'V\t%s\t\t%s\tunknown\t/CN=%s.test\n' "$end" "$serial" "$name" >>"$W/index.txt"
+    printf 'V\t%s\t\t%s\tunknown\t/CN=%s.test\n' "$end" "$serial" "${CN:-$name}" >>"$W/index.txt"
     echo "$serial" >"$W/$name.serial"
 }
 
@@ -56,6 +57,7 @@ setup_file() {
     mkleaf a "$url"
     mkleaf b "$url"
     mkleaf c "$url"
+    CN=a mkleaf arenew "$url"
     mkleaf plain none
     mkleaf forged "$url" fake
     mkleaf filer file:///etc/passwd
@@ -122,14 +124,15 @@ name() {
 
 # entry LEAF [PROGRAM [ISSUERPEM [NAME]]]: write LEAF's register entry as a
 # server does: header, leaf, issuer; by rename. Its certfile line names
-# $CERTFILE (default $W/LEAF.full.pem).
+# $CERTFILE (default $W/LEAF.full.pem; none: no such line, as nginx,
+# which reads its files itself).
 entry() {
     local leaf=$1 program=${2:-nginx} issuer=${3:-$PKI/int.pem} n=${4:-}
     n=${n:-$(name "$leaf" "$issuer")}
     {
         echo '# libstaple register entry'
         echo "# program: $program"
-        echo "# certfile: ${CERTFILE:-$W/$leaf.full.pem}"
+        [[ ${CERTFILE:-} == none ]] || echo "# certfile: ${CERTFILE:-$W/$leaf.full.pem}"
         openssl x509 -in "$W/$leaf.pem"
         openssl x509 -in "$issuer"
     } >"$REG/.$n.$$.tmp"
@@ -295,6 +298,45 @@ entry() {
     [ ! -e "$REG/$(name a).pem" ]
 }
 
+# nginx reads its certificate files itself: its entries name no file. One
+# unseen for long is kept (the server may never have reloaded) until a
+# renewal of the same subject, by the same program, replaces it.
+@test "aging: an unseen entry that names no file is kept until a newer one of the same program and subject replaces it" {
+    responder
+    printf 'register_max_age = 3d\n' >"$LIBSTAPLE_CONF"
+    CERTFILE=none entry a nginx
+    CERTFILE=none entry b nginx
+    touch -d '4 days ago' "$REG/$(name a).pem" "$REG/$(name b).pem"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: fetched: good, "* ]]
+    [[ $output == *"$REG/$(name b).pem: fetched: good, "* ]]
+    # a renewed (same subject, same issuer, nginx): a goes, b stays; a
+    # renewal registered by another program replaces nothing
+    CERTFILE=none entry arenew nginx
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: dropped: not seen by any program since "*"; $(name arenew).pem replaces it"* ]]
+    [ ! -e "$REG/$(name a).pem" ]
+    [ -e "$REG/$(name b).pem" ]
+    [ -e "$REG/$(name arenew).pem" ]
+}
+
+@test "aging: a renewal registered by another program does not replace an unseen entry" {
+    responder
+    printf 'register_max_age = 3d\n' >"$LIBSTAPLE_CONF"
+    CERTFILE=none entry a nginx
+    touch -d '4 days ago' "$REG/$(name a).pem"
+    CERTFILE=none entry arenew smtpd
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: fetched: good, "* ]]
+    [ -e "$REG/$(name a).pem" ]
+}
+
 @test "an entry whose certificate expired is dropped; without a staple nothing else goes" {
     entry old
     entry plain
@@ -334,7 +376,7 @@ entry() {
     entry dead postfix
     entry plain dovecot
     entry filer nginx
-    entry b nginx
+    CERTFILE=$W/gone.pem entry b nginx
     "$CTL" refresh --timeout 2 >/dev/null || true
     entry c smtpd           # registered after the run
     touch -d '20 days ago' "$REG/$(name b).pem"
@@ -342,7 +384,7 @@ entry() {
     echo "$output"
     [ "$status" -eq 1 ]     # a fetch failed and there is no staple
     line() { grep -F "$(name "$1").pem: " <<<"$output"; }
-    [[ $(line a) =~ ^$(name a).pem:\ /CN=a.test\ \[nginx,\ seen\ [0-9]+[sm]\ ago\]:\ stapled:\ good,\ 23h5[0-9]m\ left$ ]]
+    [[ $(line a) =~ ^$(name a).pem:\ /CN=a.test\ \[nginx,\ seen\ [0-9]+[sm]\ ago\]:\ stapled:\ good,\ (23h5[0-9]m|1d0h)\ left$ ]]
     [[ $(line dead) == "$(name dead).pem: /CN=dead.test [postfix, seen "*" ago]: fetching failed ("*"): http://127.0.0.1:$DEADPORT/: "* ]]
     [[ $(line plain) == "$(name plain).pem: /CN=plain.test [dovecot, seen "*" ago]: no OCSP URL: nothing to fetch" ]]
     [[ $(line filer) == "$(name filer).pem: /CN=filer.test [nginx, seen "*" ago]: bad entry: its OCSP URL file:///etc/passwd is not http://: not asked" ]]

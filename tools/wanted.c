@@ -307,14 +307,21 @@ entry_read(int dfd, const char *name, time_t now, long max_age,
 		e->seen = st.st_mtime;
 	entry_load(dfd, name, now, e);
 	/*
-	 * any entry, a bad one too, leaves when no program saw it for long,
-	 * unless the file it was loaded from still holds it
+	 * Any entry, a bad one too, leaves when no program saw it for long,
+	 * unless the file it was loaded from still holds it. A sound entry
+	 * with no such file (nginx reads its files itself) is kept until a
+	 * newer one replaces it (entry_replaced): only a load touches an
+	 * entry, and a server that never reloads still serves it.
 	 */
 	if (e->seen != 0 && now - e->seen > max_age && !entry_installed(e)) {
-		e->state = W_AGED;
-		ctl_stamp(stamp, sizeof(stamp), e->seen);
-		snprintf(e->why, sizeof(e->why), "not seen by any program since"
-		    " %s", stamp);
+		if (e->leaf != NULL && e->certfile[0] == '\0') {
+			e->unseen = 1;
+		} else {
+			e->state = W_AGED;
+			ctl_stamp(stamp, sizeof(stamp), e->seen);
+			snprintf(e->why, sizeof(e->why), "not seen by any"
+			    " program since %s", stamp);
+		}
 	}
 	/* one line each, whatever the entry held */
 	for (char *c = e->why; *c; c++)
@@ -361,6 +368,40 @@ entry_load(int dfd, const char *name, time_t now, struct ctl_entry *e)
 	close(fd);
 }
 
+/*
+ * Age the unseen entries that a newer one replaces: the same program's, for
+ * the same subject from the same issuer key (a renewed certificate), seen
+ * after it.
+ */
+static void
+entry_replaced(struct ctl_entry *all, size_t n)
+{
+	char stamp[32];
+
+	for (size_t i = 0; i < n; i++) {
+		struct ctl_entry *e = &all[i];
+
+		if (!e->unseen)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			const struct ctl_entry *o = &all[j];
+
+			if (o->leaf == NULL || o->seen <= e->seen ||
+			    strcmp(o->program, e->program) != 0 ||
+			    strcmp(o->subject, e->subject) != 0 ||
+			    strncmp(o->name, e->name, 17) != 0)
+				continue;
+			e->state = W_AGED;
+			e->unseen = 0;
+			ctl_stamp(stamp, sizeof(stamp), e->seen);
+			snprintf(e->why, sizeof(e->why), "not seen by any"
+			    " program since %s; %.100s replaces it", stamp,
+			    o->name);
+			break;
+		}
+	}
+}
+
 static int
 entry_cmp(const void *a, const void *b)
 {
@@ -402,6 +443,7 @@ ctl_wanted_read(int fd, time_t now, long max_age, size_t *n)
 	closedir(dir);
 	if (*n > 0)
 		qsort(all, *n, sizeof(*all), entry_cmp);
+	entry_replaced(all, *n);
 	return all;
 }
 

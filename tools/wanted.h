@@ -32,6 +32,8 @@ struct ctl_entry {
 	char why[256];		/* W_BAD: why; W_EXPIRED, W_AGED: since when */
 	int state;
 	time_t seen;		/* the entry's mtime: last seen by a program */
+	int unseen;		/* not seen for register_max_age, kept: no
+				 * file to check, and nothing replaced it */
 	time_t not_after;
 	X509 *leaf, *issuer;	/* W_USABLE, W_NO_URL */
 };
