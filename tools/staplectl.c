@@ -2,6 +2,7 @@
  * staplectl - the operator's front end to libstaple's own code.
  *
  *   staplectl show [--warn DURATION] [--issuer CERT]... [--json] [DIR|FILE ...]
+ *   staplectl show --wanted [--warn DURATION] [--json] [DIR ...]
  *   staplectl metrics [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]
  *   staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]
  *                    [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE
@@ -10,6 +11,8 @@
  *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
  *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
  *   staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID
+ *   staplectl enable [--root DIR] [--library FILE] SERVICE
+ *   staplectl disable [--root DIR] SERVICE
  *
  * The parsing, matching, time rules and verification are the library's own
  * (preload/staple.c, preload/verify.c), called through the same OpenSSL
@@ -40,6 +43,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: staplectl show [--warn DURATION] [--issuer CERT]... [--json] [DIR|FILE ...]\n"
+	    "       staplectl show --wanted [--warn DURATION] [--json] [DIR ...]\n"
 	    "       staplectl metrics [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]\n"
 	    "       staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]\n"
 	    "                 [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE\n"
@@ -48,6 +52,8 @@ usage(void)
 	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
 	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
 	    "       staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID\n"
+	    "       staplectl enable [--root DIR] [--library FILE] SERVICE\n"
+	    "       staplectl disable [--root DIR] SERVICE\n"
 	    "       staplectl --version\n");
 	exit(3);
 }
@@ -82,8 +88,14 @@ ctl_read_certs(const char *file, STACK_OF(X509) *certs)
 unsigned char *
 ctl_read_file(const char *file, long *len)
 {
+	return ctl_read_file_at(AT_FDCWD, file, len);
+}
+
+unsigned char *
+ctl_read_file_at(int at, const char *file, long *len)
+{
 	/* O_NONBLOCK: a FIFO in its place must not hang the open */
-	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
+	int fd = openat(at, file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
 	unsigned char *buf = NULL;
 	struct stat st;
 	size_t size, got = 0;
@@ -150,21 +162,34 @@ ctl_store(const char *cafile)
 	return store;
 }
 
+/* What ctl_quoted writes otherwise: quote, backslash, control characters. */
+static const char quoted_special[] = "\"\\"
+    "\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017"
+    "\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037";
+
 void
 ctl_quoted(const char *s, int label)
 {
-	putchar('"');
+	size_t n;
+
+	/* one lock per string and plain runs whole: show quotes 100,000 names */
+	flockfile(stdout);
+	putchar_unlocked('"');
 	for (; *s; s++) {
+		if ((n = strcspn(s, quoted_special)) > 0) {
+			fwrite_unlocked(s, 1, n, stdout);
+			if (*(s += n) == '\0')
+				break;
+		}
 		if (*s == '"' || *s == '\\')
 			printf("\\%c", *s);
 		else if (*s == '\n')
 			printf("\\n");
-		else if ((unsigned char)*s < 0x20)
-			printf(label ? " " : "\\u%04x", *s);
 		else
-			putchar(*s);
+			printf(label ? " " : "\\u%04x", *s);
 	}
-	putchar('"');
+	putchar_unlocked('"');
+	funlockfile(stdout);
 }
 
 void
@@ -313,6 +338,9 @@ main(int argc, char **argv)
 	/* before OpenSSL: check looks at a program without loading any */
 	if (strcmp(argv[1], "check") == 0)
 		return ctl_check(argc - 1, argv + 1);
+	/* a file for systemd: no OpenSSL, no config file needed */
+	if (strcmp(argv[1], "enable") == 0 || strcmp(argv[1], "disable") == 0)
+		return ctl_enable(argc - 1, argv + 1);
 	/*
 	 * staplectl talks to a person: its own diagnostics, the config file's
 	 * included, go to stderr; a number it cannot read stops it rather than

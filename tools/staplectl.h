@@ -21,6 +21,9 @@ X509 *ctl_read_certs(const char *file, STACK_OF(X509) *certs);
  */
 unsigned char *ctl_read_file(const char *file, long *len);
 
+/* ctl_read_file of `file` relative to the directory open as `at`. */
+unsigned char *ctl_read_file_at(int at, const char *file, long *len);
+
 /* TIME: seconds since the epoch, or YYYY-MM-DD[THH:MM:SS][Z], UTC. */
 time_t ctl_parse_time(const char *s);
 
@@ -105,5 +108,13 @@ int ctl_refresh(int argc, char **argv);
 int ctl_metrics(int argc, char **argv);
 int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);
+/* enable and disable SERVICE: the systemd drop-in (enable.c). */
+int ctl_enable(int argc, char **argv);
+/*
+ * show --wanted (text or JSON) and the register's metrics for the staple
+ * directories `dirs` (wanted_show.c); whether an entry needs attention.
+ */
+int ctl_wanted_show(char **dirs, int ndirs, int json, long warn);
+int ctl_wanted_metrics(char **dirs, int ndirs, long warn);
 
 #endif
