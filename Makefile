@@ -72,6 +72,21 @@ tests/.work/twossl: tests/lib/twossl.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -Wl,--no-as-needed -lssl -lcrypto -ldl
 
+# CRLs of any size and shape, signed once (tests/crl-refresh.bats, bench/run).
+tests/.work/mkcrl: tests/lib/mkcrl.c
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
+
+# The refresher's CRL index files, written for the tests (tests/crl.bats), and
+# the CRL lookup timed beside OpenSSL's X509_STORE check (bench/run), both
+# with libstaple's own objects.
+tests/.work/crlindex: tests/lib/crlindex.c $(CTL_OBJS)
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(FLOOR) $(CFLAGS) -o $@ $< $(CTL_OBJS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
+tests/.work/bench_crl: bench/crl.c $(CTL_OBJS)
+	mkdir -p tests/.work
+	$(CC) -std=gnu99 $(WARN) $(FLOOR) $(CFLAGS) -o $@ $< $(CTL_OBJS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
+
 # A server that closes every descriptor after setup (tests/server-descriptors.bats).
 tests/.work/fdsweep: tests/lib/fdsweep.c
 	mkdir -p tests/.work
@@ -83,7 +98,8 @@ tests/.work/swap_readdir.so: tests/lib/swap_readdir.c
 	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 TEST_TOOLS = tests/.work/statuscb tests/.work/mkocsp tests/.work/suid_client \
-	tests/.work/twossl tests/.work/fdsweep tests/.work/swap_readdir.so
+	tests/.work/twossl tests/.work/fdsweep tests/.work/swap_readdir.so tests/.work/mkcrl \
+	tests/.work/crlindex
 
 # `make test TESTS="tests/a.bats tests/b.bats"` runs only those files.
 TESTS =
@@ -96,6 +112,10 @@ demo: all
 # Benchmarks: ratios against nginx's own stapling and against no preload.
 bench: all
 	bench/run
+
+# The CRL figures of `make bench` alone.
+bench-crl: all
+	bench/crl
 
 # The library built with AddressSanitizer + UBSan, and the whole suite under it.
 ASAN_LIB = tests/.work/asan/libstaple.so
@@ -128,8 +148,9 @@ FUZZ_SECONDS = 120
 FUZZ_FLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c \
 	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c preload/der.c \
-	preload/when.c
-FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config tests/.work/fuzz_der
+	preload/when.c preload/crl.c
+FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config tests/.work/fuzz_der \
+	tests/.work/fuzz_crl
 fuzz-build: $(FUZZ_TARGETS)
 tests/.work/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB) $(HDRS)
 	mkdir -p tests/.work
@@ -210,4 +231,4 @@ clean:
 	rm -f libstaple.so staplectl preload/*.o libstaple-*.tar.gz libstaple-*.tar.gz.sha256
 	rm -rf tests/.work
 
-.PHONY: all test demo bench deb dist check-asan check-tsan check-valgrind fuzz fuzz-build install clean
+.PHONY: all test demo bench bench-crl deb dist check-asan check-tsan check-valgrind fuzz fuzz-build install clean

@@ -11,7 +11,10 @@
 #include "client.h"
 #include "compat.h"
 #include "config.h"
+#include "crl.h"
+#include "crlstore.h"
 #include "issuers.h"
+#include "staple.h"
 #include "log.h"
 #include "verify.h"
 
@@ -211,9 +214,11 @@ struct staple_outcome {
 	X509 *leaf;
 	int policy, verdict, must;
 	int reject;		/* the policy refuses this verdict */
+	int crl_reject;		/* crl = require and no CRL covers the leaf */
 	const char *why;	/* the verdict's reason */
 	const char *unauth;	/* why it is not enforced, or NULL */
-	char why_buf[160], unauth_buf[160];
+	const char *crl_note;	/* what the CRLs said, when they did not decide */
+	char why_buf[256], unauth_buf[160], crl_buf[160];
 };
 
 /* One line per outcome, at a level that fits: rejections are errors. */
@@ -235,13 +240,79 @@ staple_client_log(SSL *s, const struct staple_outcome *o)
 	if (o->leaf != NULL)
 		ossl.X509_NAME_oneline(ossl.X509_get_subject_name(o->leaf),
 		    subject, sizeof(subject));
-	staple_log(level, "%s: %s %s%s: %s%s%s (policy %s%s%s)",
+	staple_log(level, "%s: %s %s%s: %s%s%s%s%s (policy %s%s%s)",
 	    host ? host : "(no SNI)",
 	    !o->reject ? "accepted" : o->unauth ? "not enforced:" : "rejected",
 	    subject, o->must ? " [Must-Staple]" : "",
 	    staple_verdict_name(o->verdict), o->why ? ": " : "",
-	    o->why ? o->why : "", staple_policy_name(o->policy),
+	    o->why ? o->why : "", o->crl_note ? "; " : "",
+	    o->crl_note ? o->crl_note : "", staple_policy_name(o->policy),
 	    o->unauth ? "; " : "", o->unauth ? o->unauth : "");
+}
+
+/*
+ * Whether `leaf` is short-lived: valid for 7 days or less (the Baseline
+ * Requirements' definition), its notBefore and notAfter both counted.
+ */
+static int
+staple_client_short_lived(X509 *leaf)
+{
+	time_t from, to;
+
+	return staple_asn1_time(staple_x509_not_before(leaf), &from) &&
+	    staple_asn1_time(staple_x509_not_after(leaf), &to) && to >= from &&
+	    (int64_t)to - from + 1 <= 7 * 86400;
+}
+
+/*
+ * When no valid staple decided the case (o->verdict neither good nor
+ * revoked): what the CRLs of crl_dir say about o->leaf, judged by `j`.
+ * Listed: the verdict becomes revoked, as a revoked staple's, with the
+ * reason and date. crl = require and no current CRL covers the leaf:
+ * o->crl_reject.
+ */
+static void
+staple_client_crl(SSL *s, struct staple_outcome *o, const struct staple_judge *j)
+{
+	int crl = staple_conf_host_crl(staple_client_host(s));
+	struct staple_crl_answer a;
+	struct tm tm;
+	char date[32] = "?";
+
+	if (crl == STAPLE_CRL_OFF || o->leaf == NULL ||
+	    o->verdict == STAPLE_GOOD || o->verdict == STAPLE_REVOKED)
+		return;
+	if (!staple_conf.crl_short_lived && staple_client_short_lived(o->leaf)) {
+		o->crl_note = "short-lived certificate: exempt from CRLs";
+		return;
+	}
+	staple_crls_check(o->leaf, j, &a);
+	switch (a.state) {
+	case STAPLE_CRL_LISTED:
+		if (gmtime_r(&a.when, &tm) != NULL)
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		if (a.reason < 0)
+			snprintf(o->why_buf, sizeof(o->why_buf), "listed in CRL"
+			    " %s: no reason code, revoked %s", a.file, date);
+		else
+			snprintf(o->why_buf, sizeof(o->why_buf), "listed in CRL"
+			    " %s: reason %s (%d), revoked %s", a.file,
+			    staple_crl_reason_name(a.reason), a.reason, date);
+		o->verdict = STAPLE_REVOKED;
+		o->why = o->why_buf;
+		break;
+	case STAPLE_CRL_CLEAR:
+		snprintf(o->crl_buf, sizeof(o->crl_buf), "not listed in CRL %s",
+		    a.file);
+		o->crl_note = o->crl_buf;
+		break;
+	default:
+		/* under check, nothing known is the common case: no note */
+		o->crl_reject = crl == STAPLE_CRL_REQUIRE;
+		if (o->crl_reject)
+			o->crl_note = "no current CRL covers it (crl = require)";
+		break;
+	}
 }
 
 /* The verdict for a full handshake's staple, in the program's trust context. */
@@ -272,6 +343,11 @@ staple_client_verdict(SSL *s, struct staple_outcome *o)
 		snprintf(o->why_buf, sizeof(o->why_buf), "%s", c.why);
 		o->why = o->why_buf;
 	}
+	/* an issuer the server sent must have signed the leaf for a CRL to count */
+	if (c.unproven && c.judge.issuer != NULL &&
+	    ossl.X509_verify(c.leaf, staple_x509_key(c.judge.issuer)) <= 0)
+		c.judge.issuer = NULL;
+	staple_client_crl(s, o, &c.judge);
 	ossl.X509_free(owned);
 }
 
@@ -305,7 +381,8 @@ staple_client_status(SSL *s, staple_status_fn app, void *arg)
 		ossl.SSL_set_ex_data(s, late_index, &late_mark);
 	} else {
 		staple_client_verdict(s, &o);
-		o.reject = staple_policy_rejects(o.policy, o.verdict, o.must);
+		o.reject = staple_policy_rejects(o.policy, o.verdict, o.must) ||
+		    o.crl_reject;
 		staple_client_log(s, &o);
 		staple_accepted_set(o.leaf, !o.reject, time(NULL));
 		/* never worse than without libstaple: see staple_client_unauthenticated */
@@ -345,7 +422,15 @@ staple_client_late(SSL *s, X509_STORE_CTX *x, int ok)
 		result = X509_V_ERR_APPLICATION_VERIFICATION;
 	o.unauth = staple_client_unauthenticated(s, result, o.unauth_buf,
 	    sizeof(o.unauth_buf));
-	o.reject = staple_policy_rejects(o.policy, o.verdict, o.must);
+	if (ossl.OPENSSL_sk_num((OPENSSL_STACK *)chain) > 1) {
+		struct staple_judge j;
+
+		staple_client_judge(s, ossl.OPENSSL_sk_value((OPENSSL_STACK *)chain,
+		    1), &j);
+		staple_client_crl(s, &o, &j);
+	}
+	o.reject = staple_policy_rejects(o.policy, o.verdict, o.must) ||
+	    o.crl_reject;
 	staple_client_log(s, &o);
 	staple_accepted_set(o.leaf, !o.reject, time(NULL));
 	ossl.ERR_pop_to_mark();

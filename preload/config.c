@@ -18,6 +18,7 @@
 
 #define DEFAULT_CONF "/etc/libstaple.conf"
 #define DEFAULT_DIR "/var/lib/libstaple"
+#define DEFAULT_CRL_DIR "/var/lib/libstaple/crl"
 
 struct staple_conf staple_conf;
 
@@ -47,6 +48,28 @@ const char *
 staple_policy_name(int policy)
 {
 	return policy_names[policy];
+}
+
+static const char *const crl_names[] = { "off", "check", "require" };
+
+const char *
+staple_crl_policy_name(int crl)
+{
+	return crl_names[crl];
+}
+
+/* A bad crl value never weakens enforcement: keep the stricter default. */
+static int
+staple_conf_crl(const char *file, int line, const char *v, int current)
+{
+	int kept = current > STAPLE_CRL_CHECK ? current : STAPLE_CRL_CHECK;
+
+	for (int i = 0; i < 3; i++)
+		if (strcasecmp(v, crl_names[i]) == 0)
+			return i;
+	staple_log(STAPLE_ERROR, "%s:%d: bad crl '%s' (off, check or require);"
+	    " keeping %s", file, line, v, crl_names[kept]);
+	return kept;
 }
 
 int
@@ -160,18 +183,34 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 		{ "max_age", &staple_conf.max_age, 60, 365 * 86400L, 1 },
 		{ "log_interval", &staple_conf.log_interval, 1, 86400, 1 },
 		{ "security_level", &staple_conf.security_level, 0, 5, 0 },
+		{ "crl_grace", &staple_conf.crl_grace, 0, 30 * 86400L, 1 },
 		{ "register_max_age", &staple_conf.register_max_age, 86400, 365 * 86400L, 1 },
 	};
 	/* ca_file: the older name of issuers */
 	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.issuers,
-	    staple_conf.issuers, staple_conf.certs };
-	const char *path_keys[] = { "dir", "log", "issuers", "ca_file", "certs" };
+	    staple_conf.issuers, staple_conf.certs, staple_conf.crl_dir,
+	    staple_conf.crls };
+	const char *path_keys[] = { "dir", "log", "issuers", "ca_file", "certs",
+	    "crl_dir", "crls" };
 	int level;
 	long d;
 
 	if (strcmp(key, "policy") == 0) {
 		staple_conf.policy = staple_conf_policy(file, line, v,
 		    staple_conf.policy);
+		return 1;
+	}
+	if (strcmp(key, "crl") == 0) {
+		staple_conf.crl = staple_conf_crl(file, line, v, staple_conf.crl);
+		return 1;
+	}
+	if (strcmp(key, "crl_short_lived") == 0) {
+		if (strcmp(v, "exempt") == 0 || strcmp(v, "check") == 0)
+			staple_conf.crl_short_lived = strcmp(v, "check") == 0;
+		else
+			staple_log(STAPLE_ERROR, "%s:%d: bad crl_short_lived '%s'"
+			    " (exempt or check); keeping %s", file, line, v,
+			    staple_conf.crl_short_lived ? "check" : "exempt");
 		return 1;
 	}
 	if (strcmp(key, "enabled") == 0) {
@@ -267,6 +306,7 @@ staple_conf_host(const char *name)
 	hosts[staple_conf.nhosts].name = copy;
 	/* Until the section says otherwise, a host gets the default policy. */
 	hosts[staple_conf.nhosts].policy = -1;
+	hosts[staple_conf.nhosts].crl = -1;
 	return &hosts[staple_conf.nhosts++];
 }
 
@@ -363,6 +403,9 @@ staple_conf_line(const char *file, int line, char *s, struct conf_section *sec)
 		if (strcmp(key, "policy") == 0)
 			sec->host->policy = staple_conf_policy(file, line, v,
 			    staple_conf.policy);
+		else if (strcmp(key, "crl") == 0)
+			sec->host->crl = staple_conf_crl(file, line, v,
+			    staple_conf.crl);
 		else
 			staple_log(STAPLE_ERROR, "%s:%d: '%s' is not allowed in a"
 			    " [host] section", file, line, key);
@@ -458,6 +501,12 @@ staple_conf_load(void)
 	staple_conf.registers = 1;
 	staple_conf.register_max_age = 14 * 86400L;
 	staple_conf.verifies_after = 0;
+	snprintf(staple_conf.crl_dir, sizeof(staple_conf.crl_dir), "%s",
+	    DEFAULT_CRL_DIR);
+	staple_conf.crl = STAPLE_CRL_CHECK;
+	staple_conf.crl_grace = 86400;
+	staple_conf.crl_short_lived = 0;
+	staple_conf.crls[0] = '\0';
 
 	/* The environment's log settings apply while the file is read, too. */
 	level = env.has_level ? staple_log_level_parse(env.level) : -1;
@@ -510,4 +559,20 @@ staple_conf_host_policy(const char *host)
 		}
 	}
 	return policy;
+}
+
+int
+staple_conf_host_crl(const char *host)
+{
+	size_t best = 0, score;
+	int crl = staple_conf.crl;
+
+	for (int i = 0; host != NULL && i < staple_conf.nhosts; i++) {
+		score = staple_conf_host_match(staple_conf.hosts[i].name, host);
+		if (score > best && staple_conf.hosts[i].crl >= 0) {
+			best = score;
+			crl = staple_conf.hosts[i].crl;
+		}
+	}
+	return crl;
 }

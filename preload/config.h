@@ -20,9 +20,17 @@ enum staple_policy {
 	STAPLE_POLICY_REQUIRE
 };
 
+/* CRL policies (crl =), from the most permissive to the strictest. */
+enum staple_crl_policy {
+	STAPLE_CRL_OFF,		/* CRLs are not read */
+	STAPLE_CRL_CHECK,	/* revoked by a current CRL: refused */
+	STAPLE_CRL_REQUIRE	/* and no current covering CRL: refused */
+};
+
 struct staple_host {
 	char *name;		/* "alt.example.com" or "*.example.com" */
 	int policy;
+	int crl;		/* enum staple_crl_policy, -1: the default */
 };
 
 struct staple_conf {
@@ -47,6 +55,11 @@ struct staple_conf {
 	int verifies_after;
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
+	char crl_dir[PATH_MAX];	/* CRLs (client role), kept by staplectl crl refresh */
+	int crl;		/* default CRL policy */
+	long crl_grace;		/* seconds a CRL is used past its nextUpdate */
+	int crl_short_lived;	/* 1: short-lived certificates are checked too */
+	char crls[PATH_MAX];	/* staplectl crl refresh: certificates, globs, URLs */
 	struct staple_host *hosts;
 	int nhosts;
 };
@@ -80,6 +93,12 @@ int staple_conf_bad_numbers(void);
  * matching suffix, else the default policy.
  */
 int staple_conf_host_policy(const char *host);
+
+/* The CRL policy for SNI name `host`, as staple_conf_host_policy chooses. */
+int staple_conf_host_crl(const char *host);
+
+/* The CRL policy's name, for log lines. */
+const char *staple_crl_policy_name(int crl);
 
 /* A duration: digits with an optional s, m, h or d suffix; -1 when bad. */
 long staple_duration_parse(const char *v);

@@ -20,6 +20,7 @@
 #include "client.h"
 #include "compat.h"
 #include "config.h"
+#include "crlstore.h"
 #include "issuers.h"
 #include "log.h"
 #include "ossl.h"
@@ -65,11 +66,13 @@ staple_fork_prepare(void)
 	staple_store_fork_prepare();
 	staple_verify_fork_prepare();
 	staple_accepted_fork_prepare();
+	staple_crls_fork_prepare();
 }
 
 static void
 staple_fork_parent(void)
 {
+	staple_crls_fork_parent();
 	staple_accepted_fork_parent();
 	staple_verify_fork_parent();
 	staple_store_fork_parent();
@@ -81,6 +84,7 @@ staple_fork_parent(void)
 static void
 staple_fork_child(void)
 {
+	staple_crls_fork_child();
 	staple_accepted_fork_child();
 	staple_verify_fork_child();
 	staple_store_fork_child();

@@ -41,6 +41,8 @@ typedef struct x509_store_ctx_st X509_STORE_CTX;
 typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
 typedef struct asn1_object_st ASN1_OBJECT;
 typedef struct evp_md_st EVP_MD;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_pkey_ctx_st EVP_PKEY_CTX;
 typedef struct evp_pkey_st EVP_PKEY;
 typedef struct bio_st BIO;
 typedef struct engine_st ENGINE;
@@ -52,6 +54,7 @@ typedef struct ocsp_single_response_st OCSP_SINGLERESP;
 typedef struct ocsp_cert_id_st OCSP_CERTID;
 typedef struct ocsp_request_st OCSP_REQUEST;
 typedef struct ocsp_one_request_st OCSP_ONEREQ;
+typedef struct X509_crl_st X509_CRL;
 
 /* Every ASN1_STRING flavour is the one struct: functions take any of them. */
 typedef struct asn1_string_st ASN1_STRING;
@@ -147,6 +150,7 @@ typedef int CRYPTO_EX_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from,
 #define NID_sha224 675
 #define NID_ED25519 1087		/* 1.1.1, 3.x */
 #define NID_ED448 1088			/* 1.1.1, 3.x */
+#define NID_crl_distribution_points 103
 #define EVP_PKEY_RSA 6
 #define EVP_PKEY_DH 28
 #define EVP_PKEY_DSA 116
@@ -251,6 +255,15 @@ int X509_up_ref(X509 *x);
 int X509_digest(const X509 *data, const EVP_MD *type, unsigned char *md,
     unsigned int *len);
 int X509_verify(X509 *a, EVP_PKEY *r);
+/* staplectl's CRLs: parsed for their signature only (tools/crlfile.c) */
+X509_CRL *d2i_X509_CRL(X509_CRL **a, const unsigned char **in, long len);
+void X509_CRL_free(X509_CRL *a);
+int X509_CRL_verify(X509_CRL *a, EVP_PKEY *r);
+int i2d_X509_NAME(const X509_NAME *a, unsigned char **out);
+X509_NAME *d2i_X509_NAME(X509_NAME **a, const unsigned char **in, long len);
+void X509_NAME_free(X509_NAME *a);
+const char *X509_get_default_cert_file(void);
+const char *X509_get_default_cert_file_env(void);
 EVP_PKEY *X509_get0_pubkey(const X509 *x);
 X509_EXTENSION *X509_get_ext(const X509 *x, int loc);
 int X509_get_ext_by_OBJ(const X509 *x, const ASN1_OBJECT *obj, int lastpos);
@@ -300,6 +313,21 @@ time_t X509_VERIFY_PARAM_get_time(const X509_VERIFY_PARAM *param);
 char *X509_VERIFY_PARAM_get0_host(X509_VERIFY_PARAM *param, int idx);
 char *X509_VERIFY_PARAM_get0_peername(const X509_VERIFY_PARAM *param);
 const char *X509_verify_cert_error_string(long n);
+
+/* libcrypto: CRL signatures (crlstore.c) */
+int i2d_ASN1_INTEGER(const ASN1_INTEGER *a, unsigned char **out);
+int X509_get_ext_by_NID(const X509 *x, int nid, int lastpos);
+X509_ALGOR *d2i_X509_ALGOR(X509_ALGOR **a, const unsigned char **in, long len);
+void X509_ALGOR_free(X509_ALGOR *a);
+EVP_MD_CTX *EVP_MD_CTX_new(void);
+void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
+int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx,
+    const EVP_MD *type, ENGINE *e, EVP_PKEY *pkey);
+int EVP_DigestVerifyUpdate(EVP_MD_CTX *ctx, const void *data, size_t dsize);
+int EVP_DigestVerifyFinal(EVP_MD_CTX *ctx, const unsigned char *sig,
+    size_t siglen);
+int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig,
+    size_t siglen, const unsigned char *tbs, size_t tbslen);
 
 /* libcrypto: files */
 BIO *BIO_new_file(const char *filename, const char *mode);

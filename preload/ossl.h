@@ -138,7 +138,16 @@
 	X(OCSP_SINGLERESP_get_ext, 1) \
 	X(OCSP_id_get0_info, 1) \
 	X(OCSP_single_get0_status, 1) \
-	X(OCSP_basic_verify, 1)
+	X(OCSP_basic_verify, 1) \
+	/* CRLs (crlstore.c) */ \
+	X(i2d_X509_NAME, 1) \
+	X(i2d_ASN1_INTEGER, 1) \
+	X(X509_get_ext_by_NID, 1) \
+	X(d2i_X509_ALGOR, 1) \
+	X(X509_ALGOR_free, 1) \
+	X(EVP_DigestVerifyInit, 1) \
+	X(EVP_DigestVerifyFinal, 1) \
+	X(EVP_DigestVerify, 0)
 
 /*
  * R(name, older, required): functions an older OpenSSL exports under
@@ -161,6 +170,9 @@
 	R(EVP_PKEY_get_id, EVP_PKEY_id, 1) \
 	R(EVP_PKEY_get_bits, EVP_PKEY_bits, 1) \
 	R(EVP_PKEY_get_security_bits, EVP_PKEY_security_bits, 2) \
+	R(EVP_MD_CTX_new, EVP_MD_CTX_create, 1) \
+	R(EVP_MD_CTX_free, EVP_MD_CTX_destroy, 1) \
+	R(EVP_DigestVerifyUpdate, EVP_DigestUpdate, 1) \
 	R(TLS_client_method, SSLv23_client_method, 1)
 
 /*
@@ -199,7 +211,14 @@ typedef void staple_void_fn(void);
 	C(i2d_OCSP_REQUEST, 1) \
 	C(OCSP_cert_to_id, 1) \
 	C(OCSP_CERTID_free, 1) \
-	C(OCSP_request_add0_id, 1)
+	C(OCSP_request_add0_id, 1) \
+	C(d2i_X509_CRL, 1) \
+	C(X509_CRL_free, 1) \
+	C(X509_CRL_verify, 1) \
+	C(d2i_X509_NAME, 1) \
+	C(X509_NAME_free, 1) \
+	C(X509_get_default_cert_file, 1) \
+	C(X509_get_default_cert_file_env, 1)
 /* none now: TLS_client_method, the last, is the host table's (wanted.c) */
 #define STAPLE_OSSL_CTL_RENAMED(R)
 #define STAPLE_OSSL_CTL_LEGACY(L) \

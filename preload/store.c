@@ -445,6 +445,9 @@ staple_scan_dir(struct staple_scan *sc, int at)
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, d->d_name);
+		/* so is the CRL directory (its default place is DIR/crl) */
+		if (d->d_type == DT_DIR && strcmp(label, staple_conf.crl_dir) == 0)
+			continue;
 		/*
 		 * A symbolic link is judged by what it points to: a Kubernetes
 		 * Secret's files are links into a ..data directory that is

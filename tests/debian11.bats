@@ -258,6 +258,54 @@ EOF
     py_client_enforces 11
 }
 
+# crl_enforces WHICH: with a CRL of the test intermediate listing the
+# PKI's revoked leaf in crl_dir and no staple sent, the root's s_client,
+# curl and Python 3.9 (OpenSSL 1.1.1) refuse that leaf, and accept one the
+# CRL does not list (TLS 1.3, 1.2).
+crl_enforces() {
+    local flag st
+    lib "$1"
+    [[ -x $TOP/tests/.work/mkcrl ]] || make -C "$TOP" -s tests/.work/mkcrl >/dev/null
+    mkdir -p "$T/crl"
+    "$TOP/tests/.work/mkcrl" --revoke "$(cat "$PKI/revoked.serial")" \
+        "$PKI/int.pem" "$PKI/int.key" "$T/crl/int.crl"
+    printf 'crl_dir = %s\n' "$(inner "$T/crl")" >"$LIBSTAPLE_CONF"
+    for flag in -tls1_3 -tls1_2; do
+        kill_bg
+        : >"$LIBSTAPLE_LOG"
+        native revoked "" "$flag"
+        rr_cmd "$LIB"
+        printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 "${RRC[@]}" openssl s_client \
+            -connect "127.0.0.1:$PORT" -servername revoked.test -CAfile "$PKI_IN/ca.pem" \
+            -ign_eof -verify_return_error >"$T/client.out" 2>&1 && st=0 || st=$?
+        [ "$st" -ne 0 ]
+        grep -q ':invalid status response' "$T/client.out"
+        run rrp "$LIB" timeout 10 curl -sS -o /dev/null -w '%{http_code}' \
+            --cacert "$PKI_IN/ca.pem" --resolve "revoked.test:$PORT:127.0.0.1" "https://revoked.test:$PORT/"
+        [ "$status" -eq 35 ]
+        run rrp "$LIB" timeout 20 python3 "$(inner "$W/lib/tls_client.py")" \
+            "https://revoked.test:$PORT/" "$PKI_IN/ca.pem" "revoked.test:$PORT:127.0.0.1"
+        [ "$status" -eq 1 ]
+        [ "$(log_count "error: revoked.test: rejected /CN=revoked.test: revoked: listed in CRL int.crl: reason keyCompromise (1), revoked 20.* UTC (policy must-staple)")" -eq 3 ]
+        bound
+        kill_bg
+        native rsa "" "$flag"
+        run rrp "$LIB" timeout 10 curl -sS -o /dev/null -w '%{http_code}' \
+            --cacert "$PKI_IN/ca.pem" --resolve "rsa.test:$PORT:127.0.0.1" "https://rsa.test:$PORT/"
+        [ "$status" -eq 0 ]
+        [ "$output" = 200 ]
+        [ "$(logged "debug: rsa.test: accepted /CN=rsa.test: missing: no staple; not listed in CRL int.crl (policy must-staple)")" -eq 1 ]
+    done
+}
+
+@test "built on Debian 12: Debian 11's s_client, curl and Python 3.9 refuse a revoked leaf a CRL in crl_dir lists, and accept one it does not (TLS 1.3, 1.2)" {
+    crl_enforces 12
+}
+
+@test "built in Debian 11: Debian 11's s_client, curl and Python 3.9 refuse a revoked leaf a CRL in crl_dir lists, and accept one it does not (TLS 1.3, 1.2)" {
+    crl_enforces 11
+}
+
 # ---------------------------------------------------------------- staplectl
 
 @test "staplectl built on Debian 12, in Debian 11: refresh from Debian 11's openssl ocsp responder, show, verify" {

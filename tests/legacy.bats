@@ -315,6 +315,29 @@ VERIFY102=(-verify 5 -verify_return_error)
     [ "$(verdicts)" -eq 1 ]
 }
 
+@test "1.0.2k s_client under the preload: a leaf a CRL in crl_dir lists is refused, one it does not list accepted" {
+    need_o
+    [[ -x $TOP/tests/.work/mkcrl ]] || make -C "$TOP" -s tests/.work/mkcrl >/dev/null
+    mkdir -p "$T/crl"
+    "$TOP/tests/.work/mkcrl" --revoke "$(cat "$PKI/revoked.serial")" \
+        "$PKI/int.pem" "$PKI/int.key" "$T/crl/int.crl"
+    printf 'crl_dir = %s\n' "$T/crl" >"$LIBSTAPLE_CONF"
+    native revoked
+    run s_client102 revoked.test "${VERIFY102[@]}"
+    [ "$status" -ne 0 ]
+    # 1.0.2 decides once the chain is verified: the verification fails
+    grep -q ':ssl3_get_server_certificate:certificate verify failed:' "$T/client.out"
+    no_page
+    [ "$(log_count "error: revoked.test: rejected /CN=revoked.test: revoked: listed in CRL int.crl: reason keyCompromise (1), revoked 20.* UTC (policy must-staple)")" -eq 1 ]
+    [ "$(verdicts)" -eq 1 ]
+    bound "$O" "$V102"
+    kill_bg
+    native rsa
+    s_client102 rsa.test "${VERIFY102[@]}"
+    got_page
+    [ "$(logged "debug: rsa.test: accepted /CN=rsa.test: missing: no staple; not listed in CRL int.crl (policy must-staple)")" -eq 1 ]
+}
+
 @test "1.0.2k resumption: a session saved without the preload is not resumed under it" {
     need_o
     native must

@@ -164,6 +164,52 @@ revoked_check() {
     revoked_check 102
 }
 
+# crl_check VERSION: crl refresh fetches a certificate's CRL (its issuer's
+# signature checked through that OpenSSL), a second run gets 304, a forged
+# one is refused, and show judges the CRL stored.
+crl_check() {
+    use "$1"
+    make -s -C "$TOP" tests/.work/mkcrl >/dev/null
+    mkdir -p "$T/srv"
+    bg crlsrv python3 "$TOP/tests/lib/crl_server.py" "$RPORT" "$T/srv" "$T/http.log"
+    wait_port "$RPORT"
+    url=http://127.0.0.1:$RPORT/int.crl
+    printf 'crlDistributionPoints = URI:%s\nbasicConstraints = CA:false\n' "$url" >"$T/dp.ext"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$T/dp.key" -subj /CN=dp -out "$T/dp.csr" 2>/dev/null
+    openssl x509 -req -in "$T/dp.csr" -CA "$PKI/int.pem" -CAkey "$PKI/int.key" \
+        -set_serial 0x51 -days 30 -extfile "$T/dp.ext" -out "$T/dp.pem" 2>/dev/null
+    cat "$T/dp.pem" "$PKI/int.pem" >"$T/dp.full.pem"
+    "$TOP/tests/.work/mkcrl" --number 2 --revoke 51 "$PKI/int.pem" "$PKI/int.key" "$T/srv/int.crl"
+    stored=$T/crl/$(printf '%s' "$url" | sha1sum | cut -c1-16).crl
+    next=$(date -u -d "$(openssl crl -inform DER -in "$T/srv/int.crl" -noout -nextupdate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)
+    run ctl crl refresh --dir "$T/crl" "$T/dp.full.pem"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$url: fetched: $stored (/CN=libstaple test intermediate, 1 entries, next update $next; from $T/dp.full.pem)" ]
+    cmp "$T/srv/int.crl" "$stored"
+    run ctl crl refresh --dir "$T/crl" "$T/dp.full.pem"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$url: not modified: $stored (/CN=libstaple test intermediate, 1 entries, next update $next)" ]
+    [[ $(sed -n 2p "$T/http.log") == 'GET /int.crl inm="'*'" ims='*' 304' ]]
+    cp "$stored" "$T/good.crl"
+    "$TOP/tests/.work/mkcrl" --number 3 "$PKI/int.pem" "$PKI/rogue.key" "$T/srv/int.crl"
+    run ctl crl refresh --dir "$T/crl" "$T/dp.full.pem"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = "$url: failed: a bad signature (not by the key of /CN=libstaple test intermediate); the old CRL is kept" ]
+    cmp "$T/good.crl" "$stored"
+    run ctl show --warn 1h --issuer "$PKI/int.pem" "$stored"
+    [ "$status" -eq 0 ]
+    [[ $output == "$stored: CRL issuer /CN=libstaple test intermediate entries 1 this "*" next $next: current ("*" left)" ]]
+}
+
+@test "OpenSSL 1.1.1 (Debian 11): crl refresh and show" {
+    crl_check 111
+}
+
+@test "OpenSSL 1.0.2k: crl refresh and show" {
+    crl_check 102
+}
+
 @test "STAPLECTL_LIBSSL that cannot be loaded, or is not a served OpenSSL: exit 3, said why" {
     STAPLECTL_LIBSSL=$T/nothing.so run "$CTL" verify --cert "$PKI/must.full.pem" /dev/null
     [ "$status" -eq 3 ]
@@ -282,7 +328,7 @@ http_fetch() {
     kill_bg
     http_fetch huge
     [ "$status" -eq 1 ]
-    [ "$output" = "$PKI/must.full.pem: $url: the answer is too large (2000000 bytes); the old staple is kept" ]
+    [ "$output" = "$PKI/must.full.pem: $url: the answer is too large (2000000 bytes, at most 1048576); the old staple is kept" ]
     kill_bg
     http_fetch endless
     [ "$status" -eq 1 ]

@@ -1,7 +1,9 @@
 /*
- * http.c - the one HTTP exchange staplectl needs: an OCSP request POSTed
- * to a responder's plain http:// URL (RFC 6960 appendix A), over HTTP/1.0
- * so that the answer is never chunked. Its own code rather than OpenSSL's,
+ * http.c - the two HTTP exchanges staplectl needs, over HTTP/1.0 so that
+ * the answer is never chunked: an OCSP request POSTed to a responder's plain
+ * http:// URL (RFC 6960 appendix A), and a CRL fetched with a conditional
+ * GET (If-None-Match, If-Modified-Since; 304 Not Modified). Redirects are
+ * not followed: a distribution point names the CRL itself. Its own code rather than OpenSSL's,
  * whose HTTP client exists only in 3.x: staplectl runs on 1.0.2 and 1.1.1.
  *
  * Bounded in every direction: a connect timeout per address, a deadline
@@ -239,12 +241,39 @@ http_head_end(unsigned char *buf, size_t len)
 }
 
 /*
- * Check the status line and find Content-Length in the header head[0..n)
- * (*clen -1 when absent). 1, or 0 with a reason.
+ * A header line's value (after "Name:"), printable ASCII only and shorter
+ * than `size`, into buf; else buf stays empty (an ETag or date that cannot
+ * be sent back as it came is not remembered).
+ */
+static void
+http_header_value(const char *v, const char *nl, char *buf, size_t size)
+{
+	const char *end = nl;
+	size_t n;
+
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	n = end - v;
+	buf[0] = '\0';
+	if (n == 0 || n >= size)
+		return;
+	for (const char *p = v; p < end; p++)
+		if (*p < ' ' || *p > '~')
+			return;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+}
+
+/*
+ * Check the status line (200, or 304 when `cond`), find Content-Length in
+ * the header head[0..n) (*clen -1 when absent) and, into `cond`, ETag and
+ * Last-Modified. The status, or 0 with a reason.
  */
 static int
-http_parse_head(const char *head, size_t n, long long *clen, char *err,
-    size_t size)
+http_parse_head(const char *head, size_t n, long long *clen,
+    struct ctl_http_cond *cond, char *err, size_t size)
 {
 	const char *line = head, *end = head + n, *nl, *v;
 	char *stop;
@@ -255,18 +284,27 @@ http_parse_head(const char *head, size_t n, long long *clen, char *err,
 	    strspn(head + 9, "0123456789") != 3)
 		return http_fail(err, size, "not an HTTP answer");
 	status = atoi(head + 9);
-	if (status != 200) {
+	if (status != 200 && (status != 304 || cond == NULL)) {
 		/* the status line without its line end, printable only */
 		for (v = head + 9; v < end && *v >= ' ' && *v < 0x7f; v++)
 			;
-		return http_fail(err, size, "HTTP status %.*s",
-		    (int)(v - head - 9 > 100 ? 100 : v - head - 9), head + 9);
+		return http_fail(err, size, "HTTP status %.*s%s",
+		    (int)(v - head - 9 > 100 ? 100 : v - head - 9), head + 9,
+		    status / 100 == 3 ? " (redirects are not followed)" : "");
 	}
+	if (cond != NULL)
+		cond->etag[0] = cond->modified[0] = '\0';
 	for (; line < end && (nl = memchr(line, '\n', end - line)) != NULL;
 	    line = nl + 1) {
 		if (strncasecmp(line, "Transfer-Encoding:", 18) == 0)
 			return http_fail(err, size, "a Transfer-Encoding in an"
 			    " HTTP/1.0 answer");
+		if (cond != NULL && strncasecmp(line, "ETag:", 5) == 0)
+			http_header_value(line + 5, nl, cond->etag,
+			    sizeof(cond->etag));
+		if (cond != NULL && strncasecmp(line, "Last-Modified:", 14) == 0)
+			http_header_value(line + 14, nl, cond->modified,
+			    sizeof(cond->modified));
 		if (strncasecmp(line, "Content-Length:", 15) != 0)
 			continue;
 		for (v = line + 15; *v == ' ' || *v == '\t'; v++)
@@ -280,35 +318,28 @@ http_parse_head(const char *head, size_t n, long long *clen, char *err,
 		if (errno != 0 || stop != nl)
 			return http_fail(err, size, "a bad Content-Length");
 	}
-	return 1;
+	return status;
 }
 
-int
-ctl_http_post(const char *url, const char *type, const unsigned char *body,
-    size_t body_len, int timeout, size_t max, unsigned char **out,
-    size_t *out_len, char *err, size_t size)
+/*
+ * Send the request head[0..n) and body to `u`, read the answer: its status
+ * (200, or 304 with `cond`), the body of a 200 in *out; 0 with a reason.
+ */
+static int
+http_exchange(const struct http_url *u, const char *head, size_t n,
+    const unsigned char *body, size_t body_len, int timeout, size_t max,
+    struct ctl_http_cond *cond, unsigned char **out, size_t *out_len,
+    char *err, size_t size)
 {
-	struct http_url u;
 	struct timespec deadline;
-	char head[1024];
 	unsigned char *buf = NULL, *start;
 	size_t len = 0, cap = HEAD_MAX + max + 1, hlen;
 	long long clen;
-	int fd = -1, eof = 0, ok = 0, n;
+	int fd = -1, eof = 0, status = 0;
 
 	*out = NULL;
 	*out_len = 0;
-	if (!http_parse_url(url, &u, err, size))
-		return 0;
-	n = snprintf(head, sizeof(head), "POST %s HTTP/1.0\r\n"
-	    "Host: %s%s%s%s%s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Accept: application/ocsp-response\r\nConnection: close\r\n\r\n",
-	    u.path, strchr(u.host, ':') ? "[" : "", u.host,
-	    strchr(u.host, ':') ? "]" : "", strcmp(u.port, "80") ? ":" : "",
-	    strcmp(u.port, "80") ? u.port : "", type, body_len);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return http_fail(err, size, "%.200s: URL too long", url);
-	if ((fd = http_connect(&u, timeout, err, size)) < 0)
+	if ((fd = http_connect(u, timeout, err, size)) < 0)
 		return 0;
 	http_deadline(&deadline, timeout);
 	if (!http_send(fd, head, n, &deadline, err, size) ||
@@ -330,11 +361,15 @@ ctl_http_post(const char *url, const char *type, const unsigned char *body,
 			goto done;
 	}
 	hlen = start - buf;
-	if (!http_parse_head((const char *)buf, hlen, &clen, err, size))
+	if ((status = http_parse_head((const char *)buf, hlen, &clen, cond,
+	    err, size)) == 304)
+		goto done;	/* no body, whatever follows */
+	if (status == 0)
 		goto done;
+	status = 0;
 	if (clen > (long long)max) {
-		http_fail(err, size, "the answer is too large (%lld bytes)",
-		    clen);
+		http_fail(err, size, "the answer is too large (%lld bytes, at"
+		    " most %zu)", clen, max);
 		goto done;
 	}
 	/* the body: Content-Length bytes, or everything until the close */
@@ -356,10 +391,84 @@ ctl_http_post(const char *url, const char *type, const unsigned char *body,
 	memmove(buf, buf + hlen, *out_len);
 	*out = buf;
 	buf = NULL;
-	ok = 1;
+	status = 200;
 done:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
-	return ok;
+	return status;
+}
+
+/* The Host header's value for `u`: [IPv6] brackets, the port unless 80. */
+static void
+http_host(const struct http_url *u, char *buf, size_t size)
+{
+	int v6 = strchr(u->host, ':') != NULL;
+
+	snprintf(buf, size, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "",
+	    strcmp(u->port, "80") ? ":" : "", strcmp(u->port, "80") ? u->port : "");
+}
+
+int
+ctl_http_post(const char *url, const char *type, const unsigned char *body,
+    size_t body_len, int timeout, size_t max, unsigned char **out,
+    size_t *out_len, char *err, size_t size)
+{
+	struct http_url u;
+	char head[1024], host[300];
+	int n;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!http_parse_url(url, &u, err, size))
+		return 0;
+	http_host(&u, host, sizeof(host));
+	n = snprintf(head, sizeof(head), "POST %s HTTP/1.0\r\n"
+	    "Host: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Accept: application/ocsp-response\r\nConnection: close\r\n\r\n",
+	    u.path, host, type, body_len);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return http_fail(err, size, "%.200s: URL too long", url);
+	return http_exchange(&u, head, n, body, body_len, timeout, max, NULL,
+	    out, out_len, err, size) == 200;
+}
+
+int
+ctl_http_url_ok(const char *url, char *err, size_t size)
+{
+	struct http_url u;
+
+	for (const char *p = url; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return http_fail(err, size, "a URL with a space or a"
+			    " control character");
+	return http_parse_url(url, &u, err, size);
+}
+
+int
+ctl_http_get(const char *url, struct ctl_http_cond *cond, int timeout,
+    size_t max, unsigned char **out, size_t *out_len, char *err, size_t size)
+{
+	struct http_url u;
+	char head[2048], host[300], ims[128] = "", inm[300] = "";
+	int n;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!ctl_http_url_ok(url, err, size) ||
+	    !http_parse_url(url, &u, err, size))
+		return 0;
+	http_host(&u, host, sizeof(host));
+	if (cond->etag[0] != '\0')
+		snprintf(inm, sizeof(inm), "If-None-Match: %s\r\n", cond->etag);
+	if (cond->modified[0] != '\0')
+		snprintf(ims, sizeof(ims), "If-Modified-Since: %s\r\n",
+		    cond->modified);
+	n = snprintf(head, sizeof(head), "GET %s HTTP/1.0\r\nHost: %s\r\n"
+	    "%s%sAccept: application/pkix-crl, */*\r\nConnection: close\r\n"
+	    "\r\n", u.path, host, inm, ims);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return http_fail(err, size, "%.200s: URL too long", url);
+	return http_exchange(&u, head, n, NULL, 0, timeout, max, cond, out,
+	    out_len, err, size);
 }

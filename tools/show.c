@@ -1,5 +1,7 @@
 /*
- * staplectl show: one line per staple, saying what the library does with it.
+ * staplectl show: one line per staple, saying what the library does with it,
+ * then one per CRL (the CRL directory's, and any file named that is a CRL
+ * rather than a response): its issuer, age, next update, entries and state.
  * Staples are vetted as the library vets them, against the issuers it would
  * know: the configured issuers file and --issuer certificates.
  * Exit status 1 when a staple is stale, not yet valid, not a response, not
@@ -23,6 +25,8 @@
 #include "../preload/issuers.h"
 #include "../preload/staple.h"
 #include "../preload/vet.h"
+#include "../preload/when.h"
+#include "crl.h"
 #include "staplectl.h"
 
 struct row {
@@ -51,6 +55,7 @@ struct job {
 	struct row *rows;
 	size_t nrows;
 	int nomem;			/* out of memory: the main thread dies */
+	int maybe_crl;			/* not a response: a CRL, maybe */
 };
 
 static struct job *jobs;
@@ -74,6 +79,103 @@ add_row(struct job *j, const char *why)
 	r->file = j->file;
 	r->why = why;
 	return r;
+}
+
+static int
+skip_dot(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* A CRL, as show and metrics judge it. */
+struct crl_row {
+	char *file;
+	const char *why;		/* not a CRL: why */
+	char issuer[256];
+	time_t this_update, next_update;
+	size_t entries;
+	int sig;			/* CTL_CRL_OK, ..._UNKNOWN_ISSUER, ..._BAD_SIGNATURE */
+	const char *unusable;		/* a delta CRL, a critical extension */
+};
+
+static struct crl_row *crl_rows;
+static size_t ncrl_rows, crl_rows_room;
+/* the issuers CRLs are checked against: --issuer, `issuers`, the trust store */
+static STACK_OF(X509) *crl_known;
+
+#define CRL_SHOW_MAX (512L << 20)	/* as the library: larger is not used */
+
+/*
+ * Read `path` as a CRL into a row. With `always`, a file that is not one
+ * is a row too; else 0 then, and nothing is added.
+ */
+static int
+add_crl(const char *path, int always)
+{
+	struct ctl_crl c;
+	struct crl_row *r;
+	const char *why;
+	X509 *issuer;
+
+	if (!ctl_crl_load(path, CRL_SHOW_MAX, &c, &why) && !always)
+		return 0;
+	if (ncrl_rows == crl_rows_room) {
+		crl_rows_room = crl_rows_room ? 2 * crl_rows_room : 16;
+		if ((r = realloc(crl_rows, crl_rows_room * sizeof(*r))) == NULL)
+			ctl_die(path, "out of memory");
+		crl_rows = r;
+	}
+	r = &crl_rows[ncrl_rows++];
+	memset(r, 0, sizeof(*r));
+	if ((r->file = strdup(path)) == NULL)
+		ctl_die(path, "out of memory");
+	if (c.der == NULL) {
+		r->why = why;
+		return 1;
+	}
+	ctl_name_line(c.issuer, c.issuer_len, r->issuer, sizeof(r->issuer));
+	r->this_update = c.this_update;
+	r->next_update = c.next_update;
+	r->entries = c.entries;
+	r->unusable = c.delta ? "a delta CRL" : c.critical ?
+	    "an unknown critical extension" : NULL;
+	r->sig = ctl_crl_issuer(&c, crl_known, &issuer);
+	ctl_crl_clear(&c);
+	return 1;
+}
+
+/* The PEM certificates of `file`, if any, appended to `certs`. */
+static void
+crl_add_certs(const char *file, STACK_OF(X509) *certs)
+{
+	BIO *in = ossl.BIO_new_file(file, "r");
+	X509 *x;
+
+	while (in != NULL &&
+	    (x = ossl.PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(certs, x);
+	ossl.BIO_free(in);
+	ossl.ERR_clear_error();
+}
+
+/* Every file of the CRL directory `dir` (no dot files: as the library). */
+static void
+add_crl_dir(const char *dir)
+{
+	struct dirent **names;
+	char *file;
+	int n;
+
+	if ((n = scandir(dir, &names, skip_dot, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (asprintf(&file, "%s/%s", dir, names[i]->d_name) >= 0) {
+			add_crl(file, 1);
+			free(file);
+		}
+		free(names[i]);
+	}
+	free(names);
 }
 
 /*
@@ -105,8 +207,11 @@ add_file(struct job *j, time_t now)
 		return;
 	}
 	staple_file_vet_all(f, NULL);	/* its verdicts are the rows */
-	if (f->nentries == 0)
+	/* not a response: a CRL, maybe (the main thread reads it as one) */
+	if (f->nentries == 0) {
+		j->maybe_crl = 1;
 		add_row(j, why);
+	}
 	/* room for a row per entry (there is room for one) */
 	r = f->nentries > 1 ? realloc(j->rows, f->nentries * sizeof(*r)) :
 	    j->rows;
@@ -188,6 +293,11 @@ add_jobs(time_t now)
 	for (size_t i = 0; i < njobs; i++) {
 		if (jobs[i].nomem)
 			ctl_die(jobs[i].file, "out of memory");
+		/* a CRL is its own row, in the CRL list (one thread) */
+		if (jobs[i].maybe_crl && add_crl(jobs[i].file, 0)) {
+			jobs[i].nrows = 0;
+			free(jobs[i].file);
+		}
 		total += jobs[i].nrows;
 	}
 	/* every byte is copied over: no need to clear it first */
@@ -224,11 +334,18 @@ add_job(char *file, int at, const char *name)
 	jobs[njobs++].name = name;
 }
 
+/* Whether paths a and b name one directory. */
 static int
-skip_dot(const struct dirent *d)
+same_dir(const char *a, const char *b)
 {
-	return d->d_name[0] != '.';
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino;
 }
+
+/* 1: the staple directory is shown with the CRL directory after it */
+static int skip_crl_dir;
 
 /*
  * Every file of a directory (as the library sees it: no dot files), or one
@@ -253,7 +370,13 @@ add_path(const char *path)
 	    (at = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		ctl_die(path, "cannot read directory");
 	for (int i = 0; i < n; i++) {
-		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0)
+		if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0)
+			ctl_die(path, "out of memory");
+		/* the CRL directory (inside by default): its own rows */
+		if (skip_crl_dir && fstatat(at, names[i]->d_name, &st, 0) == 0 &&
+		    S_ISDIR(st.st_mode) && same_dir(file, staple_conf.crl_dir))
+			free(file);
+		else
 			add_job(file, at, file + strlen(path) + 1);
 		free(names[i]);
 	}
@@ -540,6 +663,162 @@ print_metrics(time_t now, long warn)
 	return bad;
 }
 
+/* What a CRL row comes to at `now`, `warn` seconds ahead. */
+struct crl_judged {
+	char this[32], next[32], age[32];
+	const char *state;	/* current, in-grace, stale, not-yet-valid,
+				   bad-signature, unknown-issuer, unusable, not-a-crl */
+	char text[256];
+	long long left;		/* seconds to its end (nextUpdate, or
+				   thisUpdate + max_age); negative: past */
+	int used;		/* the library uses it (signature permitting) */
+	int bad;
+};
+
+static void
+judge_crl(const struct crl_row *r, time_t now, long warn, struct crl_judged *j)
+{
+	time_t end = r->next_update ? r->next_update :
+	    staple_time_add(r->this_update, staple_conf.max_age);
+	char left[32];
+
+	memset(j, 0, sizeof(*j));
+	j->bad = 1;
+	ctl_stamp(j->this, sizeof(j->this), r->this_update);
+	ctl_stamp(j->next, sizeof(j->next), r->next_update);
+	span(j->age, sizeof(j->age), (long long)now - r->this_update < 0 ? 0 :
+	    (long long)now - r->this_update);
+	j->left = (long long)end - (long long)now;
+	if (r->why != NULL) {
+		j->state = "not-a-crl";
+		snprintf(j->text, sizeof(j->text), "%s%s", strncmp(r->why,
+		    "not a CRL", 9) ? "not a CRL: " : "", r->why);
+	} else if (r->sig == CTL_CRL_UNKNOWN_ISSUER) {
+		j->state = "unknown-issuer";
+		snprintf(j->text, sizeof(j->text), "unknown issuer: signature not"
+		    " checked (give --issuer)");
+	} else if (r->sig == CTL_CRL_BAD_SIGNATURE) {
+		j->state = "bad-signature";
+		snprintf(j->text, sizeof(j->text), "bad signature: not used");
+	} else if (r->unusable != NULL) {
+		j->state = "unusable";
+		snprintf(j->text, sizeof(j->text), "not used: %s", r->unusable);
+	} else if (r->this_update > staple_time_add(now, staple_conf.clock_skew)) {
+		j->state = "not-yet-valid";
+		span(left, sizeof(left), (long long)r->this_update - now);
+		snprintf(j->text, sizeof(j->text), "not yet valid (in %s)", left);
+	} else if (staple_time_add(end, staple_conf.crl_grace) < now) {
+		j->state = "stale";
+		span(left, sizeof(left), -j->left);
+		snprintf(j->text, sizeof(j->text), "stale (expired %s ago): not"
+		    " used", left);
+	} else if (end < now) {
+		j->state = "in-grace";
+		j->used = 1;
+		span(left, sizeof(left), -j->left);
+		snprintf(j->text, sizeof(j->text), "past its next update (%s"
+		    " ago): used within crl_grace", left);
+	} else {
+		j->state = "current";
+		j->used = 1;
+		j->bad = j->left < warn;
+		span(left, sizeof(left), j->left);
+		snprintf(j->text, sizeof(j->text), "current (%s left)%s", left,
+		    j->bad ? ", expires within --warn" : "");
+	}
+}
+
+/* One CRL's line; whether it needs attention. */
+static int
+print_crl_row(const struct crl_row *r, time_t now, long warn)
+{
+	struct crl_judged j;
+
+	judge_crl(r, now, warn, &j);
+	if (r->why != NULL)
+		printf("%s: %s\n", r->file, j.text);
+	else
+		printf("%s: CRL issuer %s entries %zu this %s (age %s) next %s:"
+		    " %s\n", r->file, r->issuer, r->entries, j.this, j.age,
+		    j.next, j.text);
+	return j.bad;
+}
+
+static int
+print_crl_json(const struct crl_row *r, time_t now, long warn, int last)
+{
+	struct crl_judged j;
+
+	judge_crl(r, now, warn, &j);
+	printf("    {\"file\": ");
+	ctl_quoted(r->file, 0);
+	if (r->why == NULL) {
+		printf(", \"issuer\": ");
+		ctl_quoted(r->issuer, 0);
+		printf(", \"entries\": %zu, \"this_update\": \"%s\","
+		    " \"age_seconds\": %lld, \"next_update\": \"%s\","
+		    " \"seconds_left\": %lld", r->entries, j.this,
+		    (long long)now - r->this_update, j.next, j.left);
+	}
+	printf(", \"state\": \"%s\", \"used\": %s, \"attention\": %s,"
+	    " \"text\": ", j.state, j.used ? "true" : "false",
+	    j.bad ? "true" : "false");
+	ctl_quoted(j.text, 0);
+	printf("}%s\n", last ? "" : ",");
+	return j.bad;
+}
+
+/* The CRL gauges (only when there are CRLs: the staple-only output stays). */
+static int
+print_crl_metrics(time_t now, long warn)
+{
+	static const char *const gauges[][2] = {
+		{ "libstaple_crl_seconds_left", "Seconds until the CRL's"
+		    " nextUpdate (or thisUpdate + max_age); negative once past." },
+		{ "libstaple_crl_age_seconds", "Seconds since the CRL's"
+		    " thisUpdate." },
+		{ "libstaple_crl_entries", "Revoked certificates the CRL lists." },
+		{ "libstaple_crl_used", "Whether the library uses the CRL (1) or"
+		    " not (0); state says why." },
+	};
+	struct crl_judged j;
+	int bad = 0;
+
+	if (ncrl_rows == 0)
+		return 0;
+	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		printf("# HELP %s %s\n# TYPE %s gauge\n", gauges[g][0],
+		    gauges[g][1], gauges[g][0]);
+		for (size_t i = 0; i < ncrl_rows; i++) {
+			const struct crl_row *r = &crl_rows[i];
+
+			judge_crl(r, now, warn, &j);
+			if (g == 0)
+				bad += j.bad;
+			if (r->why != NULL && g < 3)
+				continue;
+			printf("%s{file=", gauges[g][0]);
+			ctl_quoted(r->file, 1);
+			if (r->why == NULL) {
+				printf(",issuer=");
+				ctl_quoted(r->issuer, 1);
+			}
+			if (g == 0)
+				printf("} %lld\n", j.left);
+			else if (g == 1)
+				printf("} %lld\n", (long long)now - r->this_update);
+			else if (g == 2)
+				printf("} %zu\n", r->entries);
+			else
+				printf(",state=\"%s\"} %d\n", j.state, j.used);
+		}
+	}
+	printf("# HELP libstaple_crls_attention CRLs that need attention.\n"
+	    "# TYPE libstaple_crls_attention gauge\n"
+	    "libstaple_crls_attention %d\n", bad);
+	return bad > 0;
+}
+
 enum { SHOW_TEXT, SHOW_JSON, SHOW_METRICS };
 
 /*
@@ -608,7 +887,13 @@ show(int argc, char **argv, int mode)
 		return ctl_wanted_show(regs, nregs, json, warn);
 
 	staple_issuers_add_chain(issuers);
+	/* CRLs are checked against --issuer, `issuers` and the trust store */
+	crl_known = issuers;
+	if (staple_conf.issuers[0] != '\0' && access(staple_conf.issuers, R_OK) == 0)
+		crl_add_certs(staple_conf.issuers, crl_known);
+	ctl_system_certs(crl_known);
 	/* the directories stay open while their files are read */
+	skip_crl_dir = optind == argc;
 	ndirs = optind == argc ? 1 : argc - optind;
 	if ((dirs = calloc(ndirs, sizeof(*dirs))) == NULL)
 		ctl_die("show", "out of memory");
@@ -619,9 +904,12 @@ show(int argc, char **argv, int mode)
 		if (dirs[i] >= 0)
 			close(dirs[i]);
 	free(dirs);
+	if (optind == argc)
+		add_crl_dir(staple_conf.crl_dir);
 	mark_superseded();
 	if (mode == SHOW_METRICS) {
 		bad = print_metrics(now, warn);
+		bad |= print_crl_metrics(now, warn);
 		return ctl_wanted_metrics(regs, nregs, warn) | bad;
 	}
 	if (mode == SHOW_JSON)
@@ -631,8 +919,14 @@ show(int argc, char **argv, int mode)
 		    print_json(&rows[i], now, warn, i + 1 == nrows) :
 		    print_row(&rows[i], now, warn);
 	if (mode == SHOW_JSON)
+		printf("  ],\n  \"crls\": [\n");
+	for (size_t i = 0; i < ncrl_rows; i++)
+		bad |= mode == SHOW_JSON ?
+		    print_crl_json(&crl_rows[i], now, warn, i + 1 == ncrl_rows) :
+		    print_crl_row(&crl_rows[i], now, warn);
+	if (mode == SHOW_JSON)
 		printf("  ],\n  \"attention\": %s\n}\n", bad ? "true" : "false");
-	else if (nrows == 0)
+	else if (nrows == 0 && ncrl_rows == 0)
 		printf("no staples\n");
 	return bad;
 }

@@ -10,6 +10,8 @@
  *                   [--CAfile FILE] [--timeout SECONDS]
  *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
  *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
+ *   staplectl crl refresh [--dir DIR] [--timeout SECONDS] [--max-size BYTES]
+ *                         [--CAfile FILE] [--json] [SOURCE ...]
  *   staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID
  *   staplectl enable [--root DIR] [--library FILE] SERVICE
  *   staplectl disable [--root DIR] SERVICE
@@ -36,6 +38,7 @@
 #include "../preload/signer.h"
 #include "../preload/staple.h"
 #include "check.h"
+#include "crl.h"
 #include "staplectl.h"
 
 static void
@@ -51,6 +54,8 @@ usage(void)
 	    "                 [--CAfile FILE] [--timeout SECONDS]\n"
 	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
 	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
+	    "       staplectl crl refresh [--dir DIR] [--timeout SECONDS] [--max-size BYTES]\n"
+	    "                 [--CAfile FILE] [--json] [SOURCE ...]\n"
 	    "       staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID\n"
 	    "       staplectl enable [--root DIR] [--library FILE] SERVICE\n"
 	    "       staplectl disable [--root DIR] SERVICE\n"
@@ -365,6 +370,8 @@ main(int argc, char **argv)
 		return ctl_refresh(argc - 1, argv + 1);
 	if (strcmp(argv[1], "metrics") == 0)
 		return ctl_metrics(argc - 1, argv + 1);
+	if (strcmp(argv[1], "crl") == 0)
+		return ctl_crl(argc - 1, argv + 1);
 	usage();
 	return 3;
 }

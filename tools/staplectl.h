@@ -103,6 +103,29 @@ int ctl_http_post(const char *url, const char *type, const unsigned char *body,
     size_t body_len, int timeout, size_t max, unsigned char **out,
     size_t *out_len, char *err, size_t size);
 
+/* A conditional GET's validators: sent when set, then the answer's. */
+struct ctl_http_cond {
+	char etag[256];			/* If-None-Match / ETag */
+	char modified[64];		/* If-Modified-Since / Last-Modified */
+};
+
+/*
+ * Whether `url` is a plain http:// URL staplectl would ask (printable,
+ * no user info, a valid port); 0 with the reason in `err`.
+ */
+int ctl_http_url_ok(const char *url, char *err, size_t size);
+
+/*
+ * GET the plain http:// `url` over HTTP/1.0, sending cond's validators
+ * (If-None-Match, If-Modified-Since) when set; `timeout` seconds for
+ * connecting and as much for the exchange; a redirect is refused. 200 with
+ * the body (at most `max` bytes) in *out (malloc()ed), 304 (not modified,
+ * nothing in *out), the answer's validators in cond either way; or 0 with
+ * the reason in `err`.
+ */
+int ctl_http_get(const char *url, struct ctl_http_cond *cond, int timeout,
+    size_t max, unsigned char **out, size_t *out_len, char *err, size_t size);
+
 int ctl_verify(int argc, char **argv);
 int ctl_refresh(int argc, char **argv);
 int ctl_metrics(int argc, char **argv);
