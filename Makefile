@@ -171,7 +171,7 @@ install: all
 	install -m 0644 config/libstaple.conf $(DESTDIR)$(PREFIX)/share/doc/libstaple/examples/
 	test -e $(DESTDIR)/etc/libstaple.conf || \
 		{ install -d $(DESTDIR)/etc && install -m 0644 config/libstaple.conf $(DESTDIR)/etc/libstaple.conf; }
-	install -d -m 0755 $(DESTDIR)/var/lib/libstaple
+	install -d -m 0755 $(DESTDIR)/var/lib/libstaple $(DESTDIR)/var/lib/libstaple/.wanted
 	@echo "libstaple installed. For every program of this machine (read README.md,"
 	@echo "'Machine-wide', first):  echo $(LIBDIR)/libstaple.so >> /etc/ld.so.preload"
 
@@ -182,7 +182,8 @@ install: all
 DEB = tests/.work/deb/libstaple.deb
 DEB_INPUTS = Makefile $(SRCS) $(HDRS) preload/exports.map $(CTL_SRCS) tools/staplectl.h \
 	man/staplectl.1 man/libstaple.7 config/libstaple.conf README.md \
-	examples/refresh/staple-refresh.service examples/refresh/staple-refresh.timer \
+	examples/refresh/libstaple-refresh.service examples/refresh/libstaple-refresh.timer \
+	examples/refresh/libstaple-refresh.path \
 	$(wildcard debian/* debian/source/*)
 deb: $(DEB)
 $(DEB): $(wildcard tools/*.h)

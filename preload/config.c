@@ -160,6 +160,7 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 		{ "max_age", &staple_conf.max_age, 60, 365 * 86400L, 1 },
 		{ "log_interval", &staple_conf.log_interval, 1, 86400, 1 },
 		{ "security_level", &staple_conf.security_level, 0, 5, 0 },
+		{ "register_max_age", &staple_conf.register_max_age, 86400, 365 * 86400L, 1 },
 	};
 	/* ca_file: the older name of issuers */
 	char *paths[] = { staple_conf.dir, staple_conf.log, staple_conf.issuers,
@@ -445,6 +446,7 @@ staple_conf_load(void)
 	staple_conf.max_age = 7 * 86400L;
 	staple_conf.log_interval = 600;
 	staple_conf.security_level = 2;
+	staple_conf.register_max_age = 14 * 86400L;
 	staple_conf.enabled = 1;
 	staple_conf.verifies_after = 0;
 

@@ -45,6 +45,7 @@ struct staple_conf {
 	int verifies_after;
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
+	long register_max_age;	/* seconds a register entry lives unseen */
 	struct staple_host *hosts;
 	int nhosts;
 };

@@ -300,6 +300,7 @@ const char *X509_verify_cert_error_string(long n);
 
 /* libcrypto: files */
 BIO *BIO_new_file(const char *filename, const char *mode);
+BIO *BIO_new_mem_buf(const void *buf, int len);
 int BIO_free(BIO *a);
 X509 *PEM_read_bio_X509(BIO *bp, X509 **x, pem_password_cb *cb, void *u);
 X509 *PEM_read_X509(FILE *fp, X509 **x, pem_password_cb *cb, void *u);

@@ -189,6 +189,7 @@ typedef void staple_void_fn(void);
 	C(ERR_reason_error_string, 1) \
 	C(X509_STORE_set_default_paths, 1) \
 	C(PEM_read_X509, 1) \
+	C(BIO_new_mem_buf, 1) \
 	C(OCSP_REQUEST_new, 1) \
 	C(OCSP_REQUEST_free, 1) \
 	C(i2d_OCSP_REQUEST, 1) \

@@ -34,7 +34,7 @@ install -m 0755 "$work/src/staplectl" "$d/"
 install -m 0644 man/staplectl.1 man/libstaple.7 "$d/man/"
 install -m 0644 config/libstaple.conf README.md release/INSTALL "$d/"
 # the units name the staplectl of the tarball's install, /usr/local/bin
-for u in staple-refresh.service staple-refresh.timer; do
+for u in libstaple-refresh.service libstaple-refresh.timer libstaple-refresh.path; do
     sed 's|/usr/bin/staplectl|/usr/local/bin/staplectl|g' "examples/refresh/$u" >"$d/systemd/$u"
     chmod 0644 "$d/systemd/$u"
 done

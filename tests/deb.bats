@@ -2,8 +2,8 @@
 # The Debian package (debian/, `make deb`): it builds, is lintian clean,
 # installs with dpkg, works from the installed paths (staplectl, and the demo
 # preloading /usr/lib/libstaple/libstaple.so), ships /etc/libstaple.conf as a
-# conffile and the refresh units without enabling the timer, and goes away
-# again with dpkg -r and dpkg -P.
+# conffile, the register directory and the refresh units with the timer and
+# the path unit enabled, and goes away again with dpkg -r and dpkg -P.
 #
 # This installs a package on the machine: root only (CI runs as root on a
 # throwaway VM). Not root: skipped, or a failure when CI is set. With the
@@ -154,16 +154,19 @@ version() {
     [ "$status" -eq 0 ]
     for path in /usr/lib/libstaple/libstaple.so /usr/bin/staplectl \
         /usr/share/man/man1/staplectl.1.gz /usr/share/man/man7/libstaple.7.gz \
-        /etc/libstaple.conf /lib/systemd/system/staple-refresh.service \
-        /lib/systemd/system/staple-refresh.timer /var/lib/libstaple \
-        /usr/share/doc/libstaple/copyright; do
+        /etc/libstaple.conf /lib/systemd/system/libstaple-refresh.service \
+        /lib/systemd/system/libstaple-refresh.timer /lib/systemd/system/libstaple-refresh.path \
+        /var/lib/libstaple /var/lib/libstaple/.wanted /usr/share/doc/libstaple/copyright; do
         grep -qx -- "$path" <<<"$output" || { echo "not in dpkg -L: $path" >&2; return 1; }
         [ -e "$path" ] || { echo "listed, not there: $path" >&2; return 1; }
     done
     cmp "$TOP/config/libstaple.conf" /etc/libstaple.conf
-    cmp "$TOP/examples/refresh/staple-refresh.service" /lib/systemd/system/staple-refresh.service
-    cmp "$TOP/examples/refresh/staple-refresh.timer" /lib/systemd/system/staple-refresh.timer
+    cmp "$TOP/examples/refresh/libstaple-refresh.service" /lib/systemd/system/libstaple-refresh.service
+    cmp "$TOP/examples/refresh/libstaple-refresh.timer" /lib/systemd/system/libstaple-refresh.timer
+    cmp "$TOP/examples/refresh/libstaple-refresh.path" /lib/systemd/system/libstaple-refresh.path
     [ -d /var/lib/libstaple ]
+    # the register: root's, 0755 (servers loading certificates as root write it)
+    [ "$(stat -c '%U %G %a' /var/lib/libstaple/.wanted)" = "root root 755" ]
     [ "$(stat -c %a /usr/lib/libstaple/libstaple.so)" = 644 ]
     man -w staplectl >/dev/null
     man -w 7 libstaple >/dev/null
@@ -175,27 +178,37 @@ version() {
     grep -q '^ /etc/libstaple.conf [0-9a-f]\{32\}$' <<<"$output"
 }
 
-@test "the refresh timer is installed but neither enabled nor started" {
-    [ ! -e /etc/systemd/system/timers.target.wants/staple-refresh.timer ]
-    if command -v deb-systemd-helper >/dev/null; then
-        if deb-systemd-helper --quiet was-enabled staple-refresh.timer; then
-            echo "deb-systemd-helper: staple-refresh.timer was enabled" >&2
-            return 1
-        fi
-    fi
+@test "the refresh timer and path unit are enabled (and started where systemd runs); a first run is green" {
+    # dh_installsystemd's postinst enabled them: the wants links are there
+    [ "$(readlink /etc/systemd/system/timers.target.wants/libstaple-refresh.timer)" = /lib/systemd/system/libstaple-refresh.timer ]
+    [ "$(readlink /etc/systemd/system/paths.target.wants/libstaple-refresh.path)" = /lib/systemd/system/libstaple-refresh.path ]
+    deb-systemd-helper --quiet was-enabled libstaple-refresh.timer
+    deb-systemd-helper --quiet was-enabled libstaple-refresh.path
     if [[ -d /run/systemd/system ]]; then
-        [ "$(systemctl is-enabled staple-refresh.timer)" = disabled ]
-        if systemctl is-active --quiet staple-refresh.timer; then
-            echo "staple-refresh.timer is active" >&2
-            return 1
-        fi
+        [ "$(systemctl is-enabled libstaple-refresh.timer)" = enabled ]
+        [ "$(systemctl is-enabled libstaple-refresh.path)" = enabled ]
+        systemctl is-active --quiet libstaple-refresh.timer
+        systemctl is-active --quiet libstaple-refresh.path
     fi
     if command -v systemd-analyze >/dev/null; then
-        run systemd-analyze verify /lib/systemd/system/staple-refresh.timer \
-            /lib/systemd/system/staple-refresh.service
+        run systemd-analyze verify /lib/systemd/system/libstaple-refresh.timer \
+            /lib/systemd/system/libstaple-refresh.service /lib/systemd/system/libstaple-refresh.path
         echo "$output"
         [ "$status" -eq 0 ]
     fi
+    # what the units run, on a fresh install with nothing configured:
+    # nothing to do, exit 0 (so an enabled unit is never red for it)
+    run env -u LIBSTAPLE_DIR -u LIBSTAPLE_CONF /usr/bin/staplectl refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$output" = "refresh: 0 certificates: 0 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+}
+
+@test "the installed staplectl enable writes the drop-in naming the installed library" {
+    run /usr/bin/staplectl enable --root "$T/root" nginx
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "wrote $T/root/etc/systemd/system/nginx.service.d/libstaple.conf: LD_PRELOAD=/usr/lib/libstaple/libstaple.so" ]
+    grep -qx 'Environment=LD_PRELOAD=/usr/lib/libstaple/libstaple.so' "$T/root/etc/systemd/system/nginx.service.d/libstaple.conf"
 }
 
 @test "the installed staplectl verifies a staple with the system's libssl" {
@@ -234,8 +247,8 @@ section() {
     [ "$(dpkg-query -W -f='${Status}' libstaple)" = "deinstall ok config-files" ]
     for path in /usr/lib/libstaple/libstaple.so /usr/bin/staplectl \
         /usr/share/man/man1/staplectl.1.gz /usr/share/man/man7/libstaple.7.gz \
-        /lib/systemd/system/staple-refresh.service /lib/systemd/system/staple-refresh.timer \
-        /usr/share/doc/libstaple; do
+        /lib/systemd/system/libstaple-refresh.service /lib/systemd/system/libstaple-refresh.timer \
+        /lib/systemd/system/libstaple-refresh.path /usr/share/doc/libstaple; do
         [ ! -e "$path" ] || { echo "left after dpkg -r: $path" >&2; return 1; }
     done
     [ -f /etc/libstaple.conf ]
@@ -248,5 +261,7 @@ section() {
     fi
     [ ! -e /etc/libstaple.conf ]
     [ ! -e /var/lib/libstaple ]
+    [ ! -e /etc/systemd/system/timers.target.wants/libstaple-refresh.timer ]
+    [ ! -e /etc/systemd/system/paths.target.wants/libstaple-refresh.path ]
     [ ! -e /usr/lib/libstaple ]
 }

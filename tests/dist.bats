@@ -24,8 +24,9 @@ libstaple.so
 man/libstaple.7
 man/staplectl.1
 staplectl
-systemd/staple-refresh.service
-systemd/staple-refresh.timer"
+systemd/libstaple-refresh.path
+systemd/libstaple-refresh.service
+systemd/libstaple-refresh.timer"
 
 # check_dist ARCH MACHINE CC: `make dist` for ARCH, and its tarball checked.
 check_dist() {
@@ -71,7 +72,7 @@ check_dist() {
     while read -r f; do
         grep -qF "${f#*/}" INSTALL || { echo "INSTALL does not name $f"; return 1; }
     done < <(grep -vx INSTALL <<<"$DIST_LIST")
-    grep -qx 'ExecStart=/usr/local/bin/staplectl refresh' systemd/staple-refresh.service
+    grep -qx 'ExecStart=/usr/local/bin/staplectl refresh' systemd/libstaple-refresh.service
     cmp man/staplectl.1 "$TOP/man/staplectl.1"
     cmp libstaple.conf "$TOP/config/libstaple.conf"
 

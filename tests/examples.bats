@@ -57,13 +57,13 @@ site_staple() {
     leaf_with_ocsp_url site.test "http://127.0.0.1:$RPORT/"
     ocsp_responder "$T/index.txt" int
     refresh_conf
-    cmd=$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/staple-refresh.service")
+    cmd=$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/libstaple-refresh.service")
     [ "$cmd" = "/usr/bin/staplectl refresh" ]
     run ${cmd//\/usr\/bin\/staplectl/$TOP/staplectl}
     [ "$status" -eq 0 ]
     [[ ${lines[0]} == "$T/site.test.full.pem: fetched: good, stored $T/staples/$(site_staple) "* ]]
-    grep -q "^OnUnitActiveSec=" "$TOP/examples/refresh/staple-refresh.timer"
-    grep -q "^WantedBy=timers.target" "$TOP/examples/refresh/staple-refresh.timer"
+    grep -q "^OnUnitActiveSec=" "$TOP/examples/refresh/libstaple-refresh.timer"
+    grep -q "^WantedBy=timers.target" "$TOP/examples/refresh/libstaple-refresh.timer"
     # and the stored staple is what a server then staples
     bg server env LD_PRELOAD="$PRELOAD" openssl s_server -www \
         -accept "127.0.0.1:$PORT" -cert "$T/site.test.pem" -key "$T/site.test.key" \
@@ -79,15 +79,33 @@ site_staple() {
     ocsp_responder "$T/index.txt" int
     refresh_conf
     grep -v '^#' "$TOP/examples/refresh/crontab" | cut -d' ' -f7- |
-        sed -e "s|/usr/bin/staplectl|$TOP/staplectl|g" >"$T/jobs"
-    [ "$(wc -l <"$T/jobs")" -eq 2 ]
+        sed -e "s|/usr/bin/staplectl|$TOP/staplectl|g" -e "s|/var/lib/libstaple|$T/staples|g" >"$T/jobs"
+    [ "$(wc -l <"$T/jobs")" -eq 3 ]
     run bash -c "$(sed -n 1p "$T/jobs")"
     [ "$status" -eq 0 ]
     [ -n "$(site_staple)" ]
     run "$TOP/staplectl" verify --cert "$T/site.test.full.pem" "$T/staples/$(site_staple)"
     [ "$output" = good ]
+    # every minute: nothing while the register is as the last run left it
+    run sh -c "$(sed -n 2p "$T/jobs")"
+    [ "$output" = "" ]
+    # a server registers another certificate: the next minute fetches its staple
+    leaf_with_ocsp_url other.test "http://127.0.0.1:$RPORT/"
+    kill_bg
+    ocsp_responder "$T/index.txt" int
+    local key serial
+    key=$(openssl x509 -in "$PKI/int.pem" -noout -ocspid | sed -n 's/.*Public key OCSP hash: //p' | tr A-F a-f | cut -c1-16)
+    serial=$(openssl x509 -in "$T/other.test.pem" -noout -serial | cut -d= -f2 | tr A-F a-f)
+    sleep 1.1    # the register's time, a second past the state file's
+    { printf '# libstaple register entry\n# program: nginx\n'; cat "$T/other.test.pem" "$PKI/int.pem"; } \
+        >"$T/staples/.wanted/$key-$serial.pem"
+    run sh -c "$(sed -n 2p "$T/jobs")"
+    echo "$output"
+    [[ $output == *"$T/staples/.wanted/$key-$serial.pem: fetched: good, stored $T/staples/$key-$serial.der "* ]]
+    run sh -c "$(sed -n 2p "$T/jobs")"
+    [ "$output" = "" ]
     # the check: a one-day staple expires within --warn 12h? no: it has ~24h
-    run bash -c "$(sed -n 2p "$T/jobs")"
+    run bash -c "$(sed -n 3p "$T/jobs")"
     [ "$status" -eq 0 ]
     [ "$output" = "" ]
 }

@@ -191,20 +191,20 @@ assert d["summary"] == {"certificates": 4, "fetched": 1, "fresh": 1, "no_ocsp": 
 unit_copy() {
     mkdir -p "$T/unit"
     sed "s|^ExecStart=/usr/bin/staplectl|ExecStart=$CTL|" \
-        "$TOP/examples/refresh/staple-refresh.service" >"$T/unit/staple-refresh.service"
+        "$TOP/examples/refresh/libstaple-refresh.service" >"$T/unit/libstaple-refresh.service"
 }
 
 @test "the refresh unit: systemd-analyze verify finds nothing to say" {
     command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
     unit_copy
-    run systemd-analyze verify --man=no "$T/unit/staple-refresh.service"
+    run systemd-analyze verify --man=no "$T/unit/libstaple-refresh.service"
     [ "$status" -eq 0 ]
     [ "$output" = "" ]
     # it is sandboxed
     for key in NoNewPrivileges=yes ProtectSystem=strict ReadWritePaths=/var/lib/libstaple \
         CapabilityBoundingSet= SystemCallFilter=@system-service \
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"; do
-        grep -qx -- "$key" "$T/unit/staple-refresh.service"
+        grep -qx -- "$key" "$T/unit/libstaple-refresh.service"
     done
 }
 

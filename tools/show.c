@@ -20,6 +20,7 @@
 #include "../preload/staple.h"
 #include "../preload/vet.h"
 #include "staplectl.h"
+#include "wanted.h"
 
 struct row {
 	char *file;			/* shared by the rows of one file */
@@ -381,12 +382,15 @@ show(int argc, char **argv, int mode)
 		{ "warn", required_argument, NULL, 'w' },
 		{ "issuer", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wanted", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	STACK_OF(X509) *issuers = sk_X509_new_null();
 	time_t now = time(NULL);
 	long warn = 86400;
-	int opt, bad = 0;
+	int opt, bad = 0, wanted = 0, ndirs = 0, json = 0;
+	char *conf_dir[1] = { staple_conf.dir }, **dirs;
+	struct stat st;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'i') {
@@ -394,21 +398,40 @@ show(int argc, char **argv, int mode)
 			continue;
 		}
 		if (opt == 'j' && mode == SHOW_TEXT) {
-			mode = SHOW_JSON;
+			json = 1;
+			continue;
+		}
+		if (opt == 'W' && mode == SHOW_TEXT) {
+			wanted = 1;
 			continue;
 		}
 		if (opt != 'w' || (warn = staple_duration_parse(optarg)) < 0)
 			ctl_die(argv[0], "usage: show|metrics [--warn DURATION]"
-			    " [--issuer CERT]... [--json] [DIR|FILE ...]");
+			    " [--issuer CERT]... [--json] [DIR|FILE ...];"
+			    " show --wanted [--warn DURATION] [--json] [DIR ...]");
 	}
+	if (json)
+		mode = SHOW_JSON;
+	/* the staple directories named (the configured one by default) */
+	if ((dirs = calloc(argc + 1, sizeof(*dirs))) == NULL)
+		ctl_die(argv[0], "out of memory");
+	for (int i = optind; i < argc; i++)
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+			dirs[ndirs++] = argv[i];
+	if (optind == argc)
+		dirs[ndirs++] = conf_dir[0];
+	if (wanted)
+		return ctl_wanted_show(dirs, ndirs, json, warn);
 	staple_issuers_add_chain(issuers);
 	if (optind == argc)
 		add_path(staple_conf.dir, now);
 	for (int i = optind; i < argc; i++)
 		add_path(argv[i], now);
 	mark_superseded();
-	if (mode == SHOW_METRICS)
-		return print_metrics(now, warn);
+	if (mode == SHOW_METRICS) {
+		bad = print_metrics(now, warn);
+		return ctl_wanted_metrics(dirs, ndirs, warn) | bad;
+	}
 	if (mode == SHOW_JSON)
 		printf("{\n  \"staples\": [\n");
 	for (size_t i = 0; i < nrows; i++)

@@ -2,6 +2,7 @@
  * staplectl - the operator's front end to libstaple's own code.
  *
  *   staplectl show [--warn DURATION] [--issuer CERT]... [--json] [DIR|FILE ...]
+ *   staplectl show --wanted [--warn DURATION] [--json] [DIR ...]
  *   staplectl metrics [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]
  *   staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]
  *                    [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE
@@ -10,6 +11,8 @@
  *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
  *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
  *   staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID
+ *   staplectl enable [--root DIR] [--library FILE] SERVICE
+ *   staplectl disable [--root DIR] SERVICE
  *
  * The parsing, matching, time rules and verification are the library's own
  * (preload/staple.c, preload/verify.c), called through the same OpenSSL
@@ -40,6 +43,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: staplectl show [--warn DURATION] [--issuer CERT]... [--json] [DIR|FILE ...]\n"
+	    "       staplectl show --wanted [--warn DURATION] [--json] [DIR ...]\n"
 	    "       staplectl metrics [--warn DURATION] [--issuer CERT]... [DIR|FILE ...]\n"
 	    "       staplectl verify --cert LEAF [--issuer CERT] [--CAfile FILE]\n"
 	    "                 [--untrusted FILE] [--at TIME] [--security-level N] RESPONSE\n"
@@ -48,6 +52,8 @@ usage(void)
 	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
 	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
 	    "       staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID\n"
+	    "       staplectl enable [--root DIR] [--library FILE] SERVICE\n"
+	    "       staplectl disable [--root DIR] SERVICE\n"
 	    "       staplectl --version\n");
 	exit(3);
 }
@@ -313,6 +319,9 @@ main(int argc, char **argv)
 	/* before OpenSSL: check looks at a program without loading any */
 	if (strcmp(argv[1], "check") == 0)
 		return ctl_check(argc - 1, argv + 1);
+	/* a file for systemd: no OpenSSL, no config file needed */
+	if (strcmp(argv[1], "enable") == 0 || strcmp(argv[1], "disable") == 0)
+		return ctl_enable(argc - 1, argv + 1);
 	/*
 	 * staplectl talks to a person: its own diagnostics, the config file's
 	 * included, go to stderr; a number it cannot read stops it rather than

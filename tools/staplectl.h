@@ -108,5 +108,7 @@ int ctl_refresh(int argc, char **argv);
 int ctl_metrics(int argc, char **argv);
 int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);
+/* enable and disable SERVICE: the systemd drop-in (enable.c). */
+int ctl_enable(int argc, char **argv);
 
 #endif

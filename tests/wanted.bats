@@ -1,0 +1,341 @@
+#!/usr/bin/env bats
+# The staple directory's register (DIR/.wanted/) as staplectl reads it:
+# `staplectl refresh` without arguments fetches a staple for every entry
+# (untrusted input: strictly parsed, the leaf signed by the entry's issuer,
+# only its own http:// OCSP URL asked), drops entries that expired or that
+# no program saw for register_max_age, removes their staples once those
+# expire; `show --wanted`, `--json` and `metrics` list every entry's state.
+# Entries are written by hand here, in the register's format, as a server
+# under the preload writes them. Also: `staplectl enable`/`disable`, and
+# the packaged units.
+
+load lib/common
+
+# mkleaf NAME URL [ISSUER [DAYS [FAKETIME]]]: $W/NAME.pem, a leaf issued by
+# ISSUER (default the PKI's intermediate; "fake": a CA named as the
+# intermediate with another key) whose AIA names URL (none: no AIA);
+# known to the responder's index $W/index.txt.
+mkleaf() {
+    local name=$1 url=$2 issuer=${3:-int} days=${4:-30} fake=${5:-} serial end ca=$PKI/int
+    [[ $issuer == fake ]] && ca=$W/fake
+    serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$W/$name.key" -subj "/CN=$name.test" -out "$W/$name.csr" 2>/dev/null
+    {
+        echo 'basicConstraints = CA:false'
+        echo "subjectAltName = DNS:$name.test"
+        [[ $url == none ]] || echo "authorityInfoAccess = OCSP;URI:$url"
+    } >"$W/$name.ext"
+    ${fake:+faketime -f "$fake"} openssl x509 -req -in "$W/$name.csr" -CA "$ca.pem" \
+        -CAkey "$ca.key" -set_serial "0x$serial" -days "$days" \
+        -extfile "$W/$name.ext" -out "$W/$name.pem" 2>/dev/null
+    cat "$W/$name.pem" "$PKI/int.pem" >"$W/$name.full.pem"
+    end=$(date -u -d "$(openssl x509 -in "$W/$name.pem" -noout -enddate | cut -d= -f2)" +%y%m%d%H%M%SZ)
+    printf 'V\t%s\t\t%s\tunknown\t/CN=%s.test\n' "$end" "$serial" "$name" >>"$W/index.txt"
+    echo "$serial" >"$W/$name.serial"
+}
+
+setup_file() {
+    pki_shared
+    export W=$BATS_FILE_TMPDIR/w RPORT_W DEADPORT
+    RPORT_W=$(free_port)
+    DEADPORT=$(free_port)
+    mkdir -p "$W"
+    cp "$PKI/index.txt" "$W/index.txt"
+    cp "$PKI/index.txt.attr" "$W/index.txt.attr"
+    # a CA that calls itself the intermediate, with a key of its own
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$W/fake.key" -subj "$(openssl x509 -in "$PKI/int.pem" -noout -subject -nameopt compat | sed 's/^subject=//')" \
+        -days 30 -addext basicConstraints=critical,CA:true -out "$W/fake.pem" 2>/dev/null
+    local url=http://127.0.0.1:$RPORT_W/
+    mkleaf a "$url"
+    mkleaf b "$url"
+    mkleaf c "$url"
+    mkleaf plain none
+    mkleaf forged "$url" fake
+    mkleaf filer file:///etc/passwd
+    mkleaf https https://127.0.0.1:$RPORT_W/
+    mkleaf dead http://127.0.0.1:$DEADPORT/
+    mkleaf old "$url" int 30 -40d
+}
+
+setup() {
+    setup_test
+    export RPORT=$RPORT_W
+    CTL=$TOP/staplectl
+    REG=$T/staples/.wanted
+    mkdir -p "$REG"
+    chmod 0755 "$REG"
+}
+
+teardown() {
+    kill_bg
+}
+
+# responder: `openssl ocsp` for $W/index.txt on $RPORT, printing each
+# request it answers (its serial: $T/responder.out, unbuffered).
+responder() {
+    bg responder stdbuf -o0 openssl ocsp -index "$W/index.txt" -port "$RPORT" \
+        -rsigner "$PKI/responder.pem" -rkey "$PKI/responder.key" -CA "$PKI/int.pem" \
+        -ndays 1 -text
+    for _ in $(seq 50); do
+        grep -q "waiting for OCSP client connections" "$T/responder.err" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# asked: the serials the responder was asked about, one a line, sorted.
+asked() {
+    awk '/OCSP Request Data:/ { r = 1 } /OCSP Response Data:/ { r = 0 }
+        r && /Serial Number:/ { print $3 }' "$T/responder.out" | sort
+}
+
+# name LEAF [ISSUERPEM]: the register name (and staple stem) of $W/LEAF.pem.
+name() {
+    local key serial
+    key=$(openssl x509 -in "${2:-$PKI/int.pem}" -noout -ocspid | sed -n 's/.*Public key OCSP hash: //p' |
+        tr A-F a-f | cut -c1-16)
+    serial=$(tr A-F a-f <"$W/$1.serial")
+    echo "$key-$serial"
+}
+
+# entry LEAF [PROGRAM [ISSUERPEM [NAME]]]: write LEAF's register entry as a
+# server does: header, leaf, issuer; by rename.
+entry() {
+    local leaf=$1 program=${2:-nginx} issuer=${3:-$PKI/int.pem} n=${4:-}
+    n=${n:-$(name "$leaf" "$issuer")}
+    {
+        echo '# libstaple register entry'
+        echo "# program: $program"
+        echo "# certfile: $W/$leaf.full.pem"
+        openssl x509 -in "$W/$leaf.pem"
+        openssl x509 -in "$issuer"
+    } >"$REG/.$n.$$.tmp"
+    mv "$REG/.$n.$$.tmp" "$REG/$n.pem"
+}
+
+@test "refresh with no argument: every sound entry gets its staple; the one without OCSP is one line" {
+    responder
+    entry a nginx
+    entry b postfix
+    entry plain dovecot
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: fetched: good, stored $T/staples/$(name a).der (until "* ]]
+    [[ $output == *"$REG/$(name b).pem: fetched: good, stored $T/staples/$(name b).der (until "* ]]
+    [[ $output == *"$REG/$(name plain).pem: the certificate names no OCSP responder; nothing to do"* ]]
+    [ "${lines[-1]}" = "refresh: 3 certificates: 2 fetched, 0 fresh, 1 without OCSP, 0 failed" ]
+    [ "$(asked)" = "$(sort "$W/a.serial" "$W/b.serial")" ]
+    for l in a b; do
+        run "$CTL" verify --cert "$W/$l.full.pem" "$T/staples/$(name $l).der"
+        [ "$output" = good ]
+    done
+    # the next run asks nobody
+    kill_bg
+    run "$CTL" refresh
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 3 certificates: 0 fetched, 2 fresh, 1 without OCSP, 0 failed" ]
+}
+
+@test "refresh creates the register (0755, whatever the umask) and runs green with nothing to do" {
+    rmdir "$REG"
+    run bash -c 'umask 077; exec "$1" refresh' - "$CTL"
+    [ "$status" -eq 0 ]
+    [ "$output" = "refresh: 0 certificates: 0 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    [ "$(stat -c %a "$REG")" = 755 ]
+    [ -d "$REG" ] && [ ! -L "$REG" ]
+    # no staple directory: nothing is created anywhere
+    run "$CTL" refresh --dir "$T/none/staples"
+    [ "$status" -eq 0 ]
+    [ ! -e "$T/none" ]
+    [[ $output == *"staplectl: $T/none/staples/.wanted: No such file or directory; the register is not read"* ]]
+}
+
+@test "untrusted entries: each bad one is one line, nothing is asked for it, the others are refreshed" {
+    responder
+    entry a
+    # a leaf signed by a CA that only calls itself the issuer
+    entry forged nginx "$PKI/int.pem" "$(name forged "$W/fake.pem")"
+    entry filer
+    entry https
+    # garbage, an oversized one, a symbolic link to a sound entry elsewhere
+    printf 'hello\n' >"$REG/0123456789abcdef-01.pem"
+    { echo '# libstaple register entry'; echo '# program: x'; head -c 70000 /dev/zero | tr '\0' A; } \
+        >"$REG/0123456789abcdef-02.pem"
+    mkdir "$T/elsewhere"
+    REG=$T/elsewhere entry b
+    ln -s "$T/elsewhere/$(name b).pem" "$REG/$(name b).pem"
+    sum=$(sha256sum <"$T/elsewhere/$(name b).pem")
+    # two leaves, each in the other's entry name; and trailing junk
+    entry c nginx "$PKI/int.pem" "$(name a | sed 's/-.*//')-0a0b"
+    { cat "$REG/$(name a).pem"; echo junk; } >"$REG/$(name plain).pem"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: fetched: good, "* ]]
+    bad() { grep -qxF "$REG/$1: bad entry: $2; ignored" <<<"$output" || { echo "missing: $1: $2" >&2; return 1; }; }
+    bad "$(name forged "$W/fake.pem").pem" "the leaf is not signed by the issuer in the entry"
+    bad "$(name filer).pem" "its OCSP URL file:///etc/passwd is not http://: not asked"
+    bad "$(name https).pem" "its OCSP URL https://127.0.0.1:$RPORT/ is not http://: not asked"
+    bad 0123456789abcdef-01.pem "not a register entry (its first line)"
+    bad 0123456789abcdef-02.pem "larger than 64 KiB"
+    bad "$(name b).pem" "a symbolic link: not followed"
+    bad "$(name a | sed 's/-.*//')-0a0b.pem" "its name is not its certificate's"
+    bad "$(name plain).pem" "more after the issuer's certificate"
+    [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed; register: 8 bad entries, 0 dropped, 0 staples removed" ]
+    # the responder heard of the sound one only
+    [ "$(asked)" = "$(cat "$W/a.serial")" ]
+    [ "$(ls "$T/staples")" = "$(name a).der" ]
+    # nothing outside was touched: the link's target is whole
+    [ "$(sha256sum <"$T/elsewhere/$(name b).pem")" = "$sum" ]
+    # aged, the link goes, never what it names
+    touch -h -d '20 days ago' "$REG/$(name b).pem"
+    run "$CTL" refresh
+    [[ $output == *"$REG/$(name b).pem: dropped: not seen by any program since "* ]]
+    [ ! -L "$REG/$(name b).pem" ]
+    [ "$(sha256sum <"$T/elsewhere/$(name b).pem")" = "$sum" ]
+}
+
+@test "a failed fetch for a sound entry fails the run and is recorded; a bad entry alone does not" {
+    entry dead
+    run "$CTL" refresh --timeout 2
+    [ "$status" -eq 1 ]
+    [[ $output == "$REG/$(name dead).pem: failed: http://127.0.0.1:$DEADPORT/: "*"; the old staple is kept"* ]]
+    grep -q "^failed $(name dead).pem [0-9]* http://127.0.0.1:$DEADPORT/: " "$T/staples/.wanted.state"
+    rm "$REG/$(name dead).pem"
+    printf 'hello\n' >"$REG/0123456789abcdef-01.pem"
+    run "$CTL" refresh
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$REG/0123456789abcdef-01.pem: bad entry: not a register entry (its first line); ignored" ]
+    # the failure was the entry's, and the entry is gone
+    run grep -c '^failed ' "$T/staples/.wanted.state"
+    [ "$output" = 0 ]
+}
+
+@test "aging: an entry unseen for register_max_age is dropped; its staple stays until it expires, then goes" {
+    responder
+    printf 'register_max_age = 3d\n' >"$LIBSTAPLE_CONF"
+    entry a
+    entry b
+    "$CTL" refresh >/dev/null
+    # a: last seen four days ago; b: two days ago (kept)
+    touch -d '4 days ago' "$REG/$(name a).pem"
+    touch -d '2 days ago' "$REG/$(name b).pem"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name b).pem: fresh: "* ]]
+    [[ $output == *"$REG/$(name a).pem: dropped: not seen by any program since "* ]]
+    [ "${lines[-1]}" = "refresh: 1 certificates: 0 fetched, 1 fresh, 0 without OCSP, 0 failed; register: 0 bad entries, 1 dropped, 0 staples removed" ]
+    [ ! -e "$REG/$(name a).pem" ]
+    # its staple is current: kept, and served meanwhile
+    [ -f "$T/staples/$(name a).der" ]
+    grep -q "^gone $(name a).der $(name a).pem [0-9]*$" "$T/staples/.wanted.state"
+    run "$CTL" refresh
+    [ "$status" -eq 0 ]
+    [ -f "$T/staples/$(name a).der" ]
+    # two days on, the one-day staple has expired: removed
+    rm "$REG/$(name b).pem"
+    run faketime -f +2d "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$T/staples/$(name a).der: removed: the staple of a dropped register entry, expired" ]
+    [ ! -e "$T/staples/$(name a).der" ]
+    [ -f "$T/staples/$(name b).der" ]
+    run grep -c '^gone ' "$T/staples/.wanted.state"
+    [ "$output" = 0 ]
+}
+
+@test "an entry whose certificate expired is dropped; without a staple nothing else goes" {
+    entry old
+    entry plain
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name old).pem: dropped: the certificate expired 20"* ]]
+    [ ! -e "$REG/$(name old).pem" ]
+    [ -e "$REG/$(name plain).pem" ]
+    [ "$(ls -A "$T/staples")" = ".wanted
+.wanted.state" ]
+}
+
+@test "a certificate renewed in place: the new entry is stapled, the old one ages out" {
+    responder
+    cp "$W/a.full.pem" "$W/site.pem"
+    entry a
+    "$CTL" refresh >/dev/null
+    # renewed: the same file now holds c; the server registers it, and
+    # stops touching a's entry
+    cp "$W/c.full.pem" "$W/site.pem"
+    entry c
+    touch -d '15 days ago' "$REG/$(name a).pem"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name c).pem: fetched: good, "* ]]
+    [[ $output == *"$REG/$(name a).pem: dropped: not seen by any program since "* ]]
+    [ "$(ls "$REG")" = "$(name c).pem" ]
+    run "$CTL" verify --cert "$W/c.full.pem" "$T/staples/$(name c).der"
+    [ "$output" = good ]
+}
+
+@test "show --wanted: each entry's subject, program, age and state" {
+    responder
+    entry a nginx
+    entry dead postfix
+    entry plain dovecot
+    entry filer nginx
+    entry b nginx
+    "$CTL" refresh --timeout 2 >/dev/null || true
+    entry c smtpd           # registered after the run
+    touch -d '20 days ago' "$REG/$(name b).pem"
+    run "$CTL" show --wanted --warn 1h
+    echo "$output"
+    [ "$status" -eq 1 ]     # a fetch failed and there is no staple
+    line() { grep -F "$(name "$1").pem: " <<<"$output"; }
+    [[ $(line a) =~ ^$(name a).pem:\ /CN=a.test\ \[nginx,\ seen\ [0-9]+[sm]\ ago\]:\ stapled:\ good,\ 23h5[0-9]m\ left$ ]]
+    [[ $(line dead) == "$(name dead).pem: /CN=dead.test [postfix, seen "*" ago]: fetching failed ("*"): http://127.0.0.1:$DEADPORT/: "* ]]
+    [[ $(line plain) == "$(name plain).pem: /CN=plain.test [dovecot, seen "*" ago]: no OCSP URL: nothing to fetch" ]]
+    [[ $(line filer) == "$(name filer).pem: /CN=filer.test [nginx, seen "*" ago]: bad entry: its OCSP URL file:///etc/passwd is not http://: not asked" ]]
+    [[ $(line b) == "$(name b).pem: /CN=b.test [nginx, seen 20d0h ago]: aged: not seen by any program since "*"; dropped at the next refresh" ]]
+    [[ $(line c) == "$(name c).pem: /CN=c.test [smtpd, seen "*" ago]: not fetched yet" ]]
+    [ "${#lines[@]}" -eq 6 ]
+    run "$CTL" show --wanted --json --warn 1h
+    [ "$status" -eq 1 ]
+    python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+w = {e["subject"]: e for e in d["wanted"]}
+st = {k: v["state"] for k, v in w.items()}
+assert st == {"/CN=a.test": "stapled", "/CN=dead.test": "failed", "/CN=plain.test": "no-ocsp",
+              "/CN=filer.test": "bad", "/CN=b.test": "aged", "/CN=c.test": "waiting"}, st
+a = w["/CN=a.test"]
+assert a["program"] == "nginx" and a["status"] == "good" and 80000 < a["seconds_left"] <= 86400, a
+assert a["certfile"].endswith("/a.full.pem") and a["attention"] is False, a
+assert w["/CN=dead.test"]["attention"] is True
+assert 20 * 86400 <= w["/CN=b.test"]["age_seconds"] < 20 * 86400 + 60
+assert d["attention"] is True
+' <<<"$output"
+    run "$CTL" metrics --warn 1h
+    echo "$output"
+    grep -qx "libstaple_register_entry{entry=\"$(name a).pem\",subject=\"/CN=a.test\",program=\"nginx\",state=\"stapled\"} 1" <<<"$output"
+    grep -qx "libstaple_register_entry{entry=\"$(name dead).pem\",subject=\"/CN=dead.test\",program=\"postfix\",state=\"failed\"} 1" <<<"$output"
+    grep -qx 'libstaple_register_entries{state="stapled"} 1' <<<"$output"
+    grep -qx 'libstaple_register_entries{state="bad"} 1' <<<"$output"
+    grep -qx 'libstaple_register_entries{state="waiting"} 1' <<<"$output"
+    grep -qx 'libstaple_register_attention 1' <<<"$output"
+    grep -qE "^libstaple_register_entry_age_seconds\\{entry=\"$(name b).pem\"\\} 172[0-9]{4}$" <<<"$output"
+    run ! grep -v -E '^(# (HELP|TYPE) .*|libstaple_[a-z_]+(\{[^}]*\})? -?[0-9]+)$' <<<"$output"
+}
+
+@test "show --wanted with an empty register, and without one" {
+    run "$CTL" show --wanted
+    [ "$status" -eq 0 ]
+    [ "$output" = "no registered certificates" ]
+    rmdir "$REG"
+    run "$CTL" show --wanted --json
+    [ "$status" -eq 0 ]
+    python3 -c 'import json, sys; d = json.load(sys.stdin); assert d == {"wanted": [], "attention": False}, d' <<<"$output"
+}
