@@ -2,11 +2,14 @@
 # The package's systemd units under a real systemd: Debian 12 (the
 # bookworm-systemd root of tests/lib/roots.sh) booted with systemd-nspawn
 # (tests/lib/systemd.sh), systemd 252 as its PID 1, a fresh boot for each
-# test, and the .deb built here installed there with dpkg -i. The refresh
-# service runs `staplectl refresh` as systemd runs it, in its sandbox
-# (ProtectSystem=strict, no capabilities, system-call filter...), and
-# fetches from an `openssl ocsp` responder on this machine's loopback (the
-# container shares its network).
+# test, and the .deb built here installed there with dpkg -i: its
+# maintainer scripts enable and start the refresh timer and path unit for
+# real. The refresh service runs `staplectl refresh` as systemd runs it, in
+# its sandbox (ProtectSystem=strict, no capabilities, system-call
+# filter...), and fetches from an `openssl ocsp` responder on this
+# machine's loopback (the container shares its network); a certificate
+# registered in /var/lib/libstaple/.wanted is stapled seconds later, the
+# path unit starting the service.
 #
 # Booting needs root and systemd-nspawn (Debian package systemd-container):
 # without them, or when the root cannot be made, the tests skip with the
@@ -144,17 +147,38 @@ responder() {
     [[ $output == *"touch: cannot touch '/etc/probe': Read-only file system"* ]]
 }
 
-@test "the package installs in the booted system; the refresh service runs staplectl refresh in its sandbox and stores a good staple" {
+@test "dpkg -i enables and starts the refresh timer and path unit; the service is static, and not failed" {
     install_deb
-    [ "$(unit_prop staple-refresh.service LoadState)" = loaded ]
-    [ "$(unit_prop staple-refresh.timer LoadState)" = loaded ]
+    [ "$(unit_prop libstaple-refresh.service LoadState)" = loaded ]
+    [ "$(sd_exec systemctl is-enabled libstaple-refresh.service)" = static ]
+    for unit in libstaple-refresh.timer libstaple-refresh.path; do
+        [ "$(sd_exec systemctl is-enabled "$unit")" = enabled ]
+        [ "$(sd_exec systemctl is-active "$unit")" = active ]
+        [ "$(unit_prop "$unit" Triggers)" = libstaple-refresh.service ]
+    done
+    [ "$(unit_prop libstaple-refresh.path Paths)" = "/var/lib/libstaple/.wanted (PathChanged)" ]
+    [[ $(unit_prop libstaple-refresh.timer NextElapseUSecMonotonic) =~ [0-9] ]]
+    [ "$(sd_exec systemctl is-failed libstaple-refresh.service)" != failed ]
+    [ "$(sd_exec stat -c '%U %G %a' /var/lib/libstaple/.wanted)" = "root root 755" ]
+    [ "$(sd_exec systemctl is-system-running)" = running ]
+    # dpkg -P stops and disables them again
+    run sd_exec dpkg -P libstaple
+    [ "$status" -eq 0 ]
+    for unit in libstaple-refresh.timer libstaple-refresh.path; do
+        [ "$(sd_exec systemctl is-active "$unit")" = inactive ]
+        [ "$(unit_prop "$unit" LoadState)" = not-found ]
+    done
+}
+
+@test "the refresh service runs staplectl refresh in its sandbox and stores a good staple" {
+    install_deb
     conf "certs = $IN/one/fullchain.pem"
     responder
-    run sd_exec systemctl start staple-refresh.service
-    [ "$status" -eq 0 ] || { journal staple-refresh.service >&2; return 1; }
-    [ "$(unit_prop staple-refresh.service Result)" = success ]
-    [ "$(unit_prop staple-refresh.service ExecMainStatus)" = 0 ]
-    run journal staple-refresh.service
+    run sd_exec systemctl start libstaple-refresh.service
+    [ "$status" -eq 0 ] || { journal libstaple-refresh.service >&2; return 1; }
+    [ "$(unit_prop libstaple-refresh.service Result)" = success ]
+    [ "$(unit_prop libstaple-refresh.service ExecMainStatus)" = 0 ]
+    run journal libstaple-refresh.service
     [[ $output == *"$IN/one/fullchain.pem: fetched: good, stored /var/lib/libstaple/"* ]]
     [[ $output == *"refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed"* ]]
     # the staple is the certificate's own and verifies
@@ -166,12 +190,6 @@ responder() {
     [ "$status" -eq 0 ]
     [ "$output" = good ]
     [ -z "$(staple_of two)" ]
-    # the timer, once enabled, schedules the service
-    run sd_exec systemctl enable --now staple-refresh.timer
-    [ "$status" -eq 0 ]
-    [ "$(sd_exec systemctl is-active staple-refresh.timer)" = active ]
-    [ "$(unit_prop staple-refresh.timer Triggers)" = staple-refresh.service ]
-    [[ $(unit_prop staple-refresh.timer NextElapseUSecMonotonic) =~ [0-9] ]]
 }
 
 @test "the refresh service's sandbox is systemd's: a staple directory outside ReadWritePaths= is read-only to it, not to root" {
@@ -180,10 +198,10 @@ responder() {
     conf "certs = $IN/one/fullchain.pem
 dir = /etc/staples"
     responder
-    run sd_exec systemctl start staple-refresh.service
+    run sd_exec systemctl start libstaple-refresh.service
     [ "$status" -ne 0 ]
-    [ "$(unit_prop staple-refresh.service Result)" = exit-code ]
-    run journal staple-refresh.service
+    [ "$(unit_prop libstaple-refresh.service Result)" = exit-code ]
+    run journal libstaple-refresh.service
     [[ $output == *"Read-only file system"* ]] || { echo "$output" >&2; return 1; }
     [ -z "$(sd_exec ls -A /etc/staples)" ]
     # the same command as root outside the service writes it
@@ -191,4 +209,58 @@ dir = /etc/staples"
     [ "$status" -eq 0 ]
     [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
     [ "$(sd_exec ls -A /etc/staples | grep -c '\.der$')" -eq 1 ]
+}
+
+# register_name LEAF: the register name (and staple stem) of $SRV/LEAF:
+# 16 hex of the SHA-1 of the issuer's key, "-", the serial in hex.
+register_name() {
+    local key serial
+    key=$(openssl x509 -in "$PKI/int.pem" -noout -ocspid | sed -n 's/.*Public key OCSP hash: //p' |
+        tr A-F a-f | cut -c1-16)
+    serial=$(openssl x509 -in "$SRV/$1/cert.pem" -noout -serial | cut -d= -f2 | tr A-F a-f)
+    echo "$key-$serial"
+}
+
+@test "a certificate registered in /var/lib/libstaple/.wanted is stapled within seconds: the path unit starts the refresh" {
+    local name entry start f
+    install_deb
+    responder
+    [ "$(sd_exec systemctl is-active libstaple-refresh.path)" = active ]
+    # only the path unit may start the service now
+    sd_exec systemctl stop libstaple-refresh.timer
+    name=$(register_name two)
+    [ -z "$(staple_of two)" ]
+    # the entry, written as a server under the preload writes it: a
+    # temporary file in the register, renamed into place
+    entry=/var/lib/libstaple/.wanted/$name.pem
+    {
+        echo '# libstaple register entry'
+        echo '# program: nginx'
+        openssl x509 -in "$SRV/two/cert.pem"
+        openssl x509 -in "$PKI/int.pem"
+    } | sd_exec sh -c "cat >/var/lib/libstaple/.wanted/.$name.1.tmp && mv /var/lib/libstaple/.wanted/.$name.1.tmp $entry"
+    start=$SECONDS
+    while [[ -z $(staple_of two) ]]; do
+        if ((SECONDS - start > 20)); then
+            journal libstaple-refresh.service >&2
+            echo "no staple 20 s after the entry was registered" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+    echo "# stapled $((SECONDS - start)) s after the entry was registered" >&3
+    # the run that stored it ends
+    for _ in $(seq 100); do
+        [[ $(sd_exec systemctl is-active libstaple-refresh.service) == activating ]] || break
+        sleep 0.1
+    done
+    f=$(staple_of two)
+    [ "$f" = "/var/lib/libstaple/$name.der" ]
+    run sd_exec staplectl verify --cert "$IN/two/fullchain.pem" "$f"
+    [ "$output" = good ]
+    run journal libstaple-refresh.service
+    [[ $output == *"$entry: fetched: good, stored $f (until "* ]]
+    [[ $output == *"refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed"* ]]
+    [ "$(unit_prop libstaple-refresh.service Result)" = success ]
+    [ "$(sd_exec systemctl is-active libstaple-refresh.timer)" = inactive ]
 }
