@@ -143,7 +143,7 @@ responder() {
     run sd_exec systemd-run --quiet --wait --pipe -p DynamicUser=yes -p ProtectSystem=strict \
         sh -c 'id -u; touch /etc/probe'
     [ "$status" -ne 0 ]
-    ((${lines[0]} >= 61184 && ${lines[0]} <= 65519))
+    [ "${lines[0]}" -ge 61184 ] && [ "${lines[0]}" -le 65519 ]
     [[ $output == *"touch: cannot touch '/etc/probe': Read-only file system"* ]]
 }
 

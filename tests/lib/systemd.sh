@@ -170,6 +170,7 @@ sd_exec() {
 sd_leftovers() {
     local ns pid
     ns=$(cat "$SD/pidns" 2>/dev/null) || return 0
+    # shellcheck disable=SC2012 # /proc's names are numbers
     for pid in $(ls -l /proc/[0-9]*/ns/pid 2>/dev/null |
         awk -v ns="$ns" '$NF == ns { split($(NF - 2), p, "/"); print p[3] }'); do
         _sd_alive "$pid" || continue
