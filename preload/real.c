@@ -36,19 +36,26 @@ staple_real_is_self(const void *addr)
 }
 
 /*
- * Keep the library that holds `fn` loaded for good (a reference that is
- * never dropped): the table hands its address out long after.
+ * Keep the module that holds `addr` loaded for good (a reference that is
+ * never dropped). The table hands a real function's address out long after
+ * it was found; and a caller's module unloaded would let another take its
+ * addresses, whose calls would then get the first one's answer: a plug-in
+ * on another libssl, handed the wrong library's functions, crashes.
  */
 static void
-staple_real_pin(void *fn)
+staple_real_pin(const void *addr)
 {
 	Dl_info info;
 
-	if (fn != NULL && dladdr(fn, &info) && info.dli_fname != NULL)
+	if (addr != NULL && dladdr(addr, &info) && info.dli_fname != NULL &&
+	    info.dli_fname[0] != '\0')
 		(void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
 }
 
-/* Remember `fn` for (caller, hook), unless the slots to probe are taken. */
+/*
+ * Remember `fn` for (caller, hook), unless the slots to probe are taken
+ * (then every call looks it up again, and nothing needs pinning).
+ */
 static void
 staple_real_insert(int hook, const void *caller, void *fn)
 {
@@ -61,6 +68,8 @@ staple_real_insert(int hook, const void *caller, void *fn)
 		k = STAPLE_REAL_FREE;
 		if (__atomic_compare_exchange_n(&e->key, &k, STAPLE_REAL_BUSY,
 		    0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+			staple_real_pin(caller);
+			staple_real_pin(fn);
 			e->fn = fn;
 			__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
 			return;
@@ -87,7 +96,6 @@ staple_real_lookup(int hook, const char *name, const void *caller)
 		return staple_ossl_lookup(from != NULL ? from : caller, name);
 	}
 	fn = staple_ossl_lookup(caller, name);
-	staple_real_pin(fn);
 	if (caller != NULL)
 		staple_real_insert(hook, caller, fn);
 	return fn;

@@ -418,6 +418,36 @@ twossl_check() {
         { echo "warn line: $line"; return 1; }
 }
 
+# A plug-in on one libssl unloaded, and one on another loaded in its place
+# (the loader gives it the same address): the call table must not hand the
+# second the first one's libssl.
+@test "two libssl in one process: a plug-in unloaded and another on the other libssl loaded at its address: no crash" {
+    need_b
+    twossl_build
+    cc -std=gnu99 -Wall -Wextra -Werror -fPIC -shared -DTWOSSL_PLUGIN \
+        -o "$T/plugin3.so" "$TOP/tests/lib/twossl.c" -Wl,--no-as-needed "$LIB3" \
+        "$(dirname "$LIB3")/libcrypto.so.3"
+    local a b args=("$PKI/must.full.pem" "$PKI/must.key" "$PKI/ca.pem" must.test)
+    for a in plugin3 plugin; do
+        b=plugin3; [ "$a" = plugin3 ] && b=plugin
+        declare -A ver=([plugin3]=$V3 [plugin]=1.1)
+        # without the preload the loader reuses the address: the case exists
+        run env -u LD_PRELOAD "$TOP/tests/.work/twossl" swap "$T/$a.so" "$T/$b.so" "${args[@]}"
+        [ "$status" -eq 0 ]
+        [ "$output" = "$(printf 'plugin (%s): handshake succeeded, not stapled\nsame address\nplugin (%s): handshake succeeded, not stapled' \
+            "${ver[$a]}" "${ver[$b]}")" ]
+        # with it, the first plug-in stays loaded and is served; the second
+        # lands elsewhere and is passed through
+        rm -f "$LIBSTAPLE_LOG"
+        run env LD_PRELOAD="$PRELOAD" "$TOP/tests/.work/twossl" swap "$T/$a.so" "$T/$b.so" "${args[@]}"
+        [ "$status" -eq 0 ]
+        [ "$output" = "$(printf 'plugin (%s): handshake succeeded, stapled\nanother address\nplugin (%s): handshake succeeded, not stapled' \
+            "${ver[$a]}" "${ver[$b]}")" ]
+        [ "$(log_count ': warn: ')" -eq 1 ]
+        [ "$(log_count 'is a second libssl in this process')" -eq 1 ]
+    done
+}
+
 @test "two libssl in one process (3.x program, 1.1.1 plug-in), the program's first: it is served, the plug-in passed through; no crash" {
     need_b
     twossl_check main-first main plugin

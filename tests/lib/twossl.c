@@ -5,6 +5,7 @@
  * libssl):
  *
  *     twossl main-first|plugin-first PLUGIN CERT KEY CAFILE NAME
+ *     twossl swap PLUGIN PLUGIN2 CERT KEY CAFILE NAME
  *
  * dlopen()s PLUGIN (this file built with -DTWOSSL_PLUGIN, linked to another
  * libssl), and each side, the program's first or the plug-in's first, does
@@ -150,17 +151,54 @@ twossl_plugin(const char *cert, const char *key, const char *ca,
 	return twossl_run("plugin", cert, key, ca, name);
 }
 #else
+typedef int (*twossl_plugin_fn)(const char *, const char *, const char *,
+    const char *);
+
+/*
+ * swap A B: A's handshakes, A unloaded, then B's: a plug-in unloaded and
+ * another loaded in its place. Prints whether B took A's address.
+ */
+static int
+twossl_swap(char **argv)
+{
+	twossl_plugin_fn plugin;
+	const void *base = NULL;
+	Dl_info info;
+	int rc[2], i;
+	void *h;
+
+	for (i = 0; i < 2; i++) {
+		if ((h = dlopen(argv[2 + i], RTLD_NOW | RTLD_LOCAL)) == NULL ||
+		    (*(void **)&plugin = dlsym(h, "twossl_plugin")) == NULL ||
+		    !dladdr(*(void **)&plugin, &info)) {
+			fprintf(stderr, "twossl: %s\n", dlerror());
+			return 2;
+		}
+		if (i == 1)
+			printf("%s address\n", info.dli_fbase == base ?
+			    "same" : "another");
+		base = info.dli_fbase;
+		if ((rc[i] = plugin(argv[4], argv[5], argv[6], argv[7])) < 0)
+			return 2;
+		dlclose(h);
+	}
+	return rc[0] && rc[1] ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
-	int (*plugin)(const char *, const char *, const char *, const char *);
+	twossl_plugin_fn plugin;
 	int first, second, plugin_first;
 	void *h;
 
+	if (argc == 8 && strcmp(argv[1], "swap") == 0)
+		return twossl_swap(argv);
 	if (argc != 7 || (strcmp(argv[1], "main-first") != 0 &&
 	    strcmp(argv[1], "plugin-first") != 0)) {
 		fprintf(stderr, "usage: twossl main-first|plugin-first PLUGIN"
-		    " CERT KEY CAFILE NAME\n");
+		    " CERT KEY CAFILE NAME\n"
+		    "       twossl swap PLUGIN PLUGIN2 CERT KEY CAFILE NAME\n");
 		return 2;
 	}
 	plugin_first = strcmp(argv[1], "plugin-first") == 0;
