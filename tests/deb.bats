@@ -182,8 +182,9 @@ version() {
     # dh_installsystemd's postinst enabled them: the wants links are there
     [ "$(readlink /etc/systemd/system/timers.target.wants/libstaple-refresh.timer)" = /lib/systemd/system/libstaple-refresh.timer ]
     [ "$(readlink /etc/systemd/system/paths.target.wants/libstaple-refresh.path)" = /lib/systemd/system/libstaple-refresh.path ]
-    deb-systemd-helper --quiet was-enabled libstaple-refresh.timer
-    deb-systemd-helper --quiet was-enabled libstaple-refresh.path
+    # (deb-systemd-helper answers only when it believes dpkg called it)
+    DPKG_MAINTSCRIPT_PACKAGE=libstaple deb-systemd-helper --quiet was-enabled libstaple-refresh.timer
+    DPKG_MAINTSCRIPT_PACKAGE=libstaple deb-systemd-helper --quiet was-enabled libstaple-refresh.path
     if [[ -d /run/systemd/system ]]; then
         [ "$(systemctl is-enabled libstaple-refresh.timer)" = enabled ]
         [ "$(systemctl is-enabled libstaple-refresh.path)" = enabled ]

@@ -87,7 +87,7 @@ setup() {
 
 @test "every staplectl option is in its man page, and the pages render cleanly" {
     for opt in warn cert issuer CAfile untrusted at security-level url dir timeout \
-        jobs json version; do
+        jobs json version wanted root library; do
         grep -q -- "--$opt\"\|\"$opt\"" "$TOP"/tools/*.c || { echo "code: $opt"; return 1; }
         grep -qF -- "\\-\\-${opt//-/\\-}" "$TOP/man/staplectl.1" || { echo "man: $opt"; return 1; }
     done

@@ -15,16 +15,20 @@ load lib/common
 # ISSUER (default the PKI's intermediate; "fake": a CA named as the
 # intermediate with another key) whose AIA names URL (none: no AIA);
 # known to the responder's index $W/index.txt.
+# KEY=rsa: an RSA key (default ECDSA P-256); MUST=1: Must-Staple.
 mkleaf() {
     local name=$1 url=$2 issuer=${3:-int} days=${4:-30} fake=${5:-} serial end ca=$PKI/int
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    [[ ${KEY:-} == rsa ]] && key=(-newkey rsa:2048)
     [[ $issuer == fake ]] && ca=$W/fake
     serial=$(openssl rand -hex 8 | tr a-f A-F | sed 's/^./4/')
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    openssl req -new "${key[@]}" -nodes \
         -keyout "$W/$name.key" -subj "/CN=$name.test" -out "$W/$name.csr" 2>/dev/null
     {
         echo 'basicConstraints = CA:false'
         echo "subjectAltName = DNS:$name.test"
         [[ $url == none ]] || echo "authorityInfoAccess = OCSP;URI:$url"
+        [[ -z ${MUST:-} ]] || echo 'tlsfeature = status_request'
     } >"$W/$name.ext"
     ${fake:+faketime -f "$fake"} openssl x509 -req -in "$W/$name.csr" -CA "$ca.pem" \
         -CAkey "$ca.key" -set_serial "0x$serial" -days "$days" \
@@ -57,6 +61,9 @@ setup_file() {
     mkleaf https https://127.0.0.1:$RPORT_W/
     mkleaf dead http://127.0.0.1:$DEADPORT/
     mkleaf old "$url" int 30 -40d
+    KEY=rsa mkleaf vrsa "$url"
+    mkleaf vecdsa "$url"
+    MUST=1 mkleaf vmust "$url"
 }
 
 setup() {
@@ -338,4 +345,132 @@ assert d["attention"] is True
     run "$CTL" show --wanted --json
     [ "$status" -eq 0 ]
     python3 -c 'import json, sys; d = json.load(sys.stdin); assert d == {"wanted": [], "attention": False}, d' <<<"$output"
+}
+
+# vhosts_conf: nginx on 127.0.0.1:$PORT with one SNI host per leaf (vrsa,
+# vecdsa, vmust), no stapling directive and no certificate list anywhere.
+vhosts_conf() {
+    local leaf dir
+    mkdir -p "$T/nginx/tmp"
+    {
+        printf 'worker_processes 2;\npid %s;\nerror_log %s info;\ndaemon off;\n' \
+            "$T/nginx/nginx.pid" "$T/nginx/error.log"
+        printf 'events { worker_connections 64; }\nhttp {\n    access_log off;\n'
+        for dir in client_body proxy fastcgi uwsgi scgi; do
+            printf '    %s_temp_path %s;\n' "$dir" "$T/nginx/tmp"
+        done
+        for leaf in vrsa vecdsa vmust; do
+            printf '    server {\n        listen 127.0.0.1:%s ssl;\n' "$PORT"
+            printf '        server_name %s.test;\n' "$leaf"
+            printf '        ssl_certificate %s;\n' "$W/$leaf.full.pem"
+            printf '        ssl_certificate_key %s;\n' "$W/$leaf.key"
+            printf '        return 200 "%s\\n";\n    }\n' "$leaf"
+        done
+        printf '}\n'
+    } >"$T/nginx/nginx.conf"
+}
+
+@test "nginx, three vhosts (RSA, ECDSA, Must-Staple), no certificate list: no staple, one refresh, every vhost staples" {
+    responder
+    PORT=$(free_port)
+    vhosts_conf
+    # the register as the servers' loading of these certificates leaves it
+    for l in vrsa vecdsa vmust; do
+        entry $l nginx
+    done
+    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
+    wait_port "$PORT"
+    for l in vrsa vecdsa vmust; do
+        [ "$(staple "$PORT" -servername $l.test)" = none ]
+    done
+    [ ! -s "$T/staples/.wanted.state" ]
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 3 certificates: 3 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    for l in vrsa vecdsa vmust; do
+        staple_within 15 "$(cat "$W/$l.serial") good" "$PORT" -servername $l.test
+        run "$CTL" verify --cert "$W/$l.full.pem" "$T/staples/$(name $l).der"
+        [ "$output" = good ]
+    done
+    # a Must-Staple client under the preload now connects
+    run env LD_PRELOAD="$PRELOAD" LIBSTAPLE_POLICY=require curl -sS --cacert "$PKI/ca.pem" \
+        --resolve "vmust.test:$PORT:127.0.0.1" "https://vmust.test:$PORT/"
+    [ "$status" -eq 0 ]
+    [ "$output" = vmust ]
+}
+
+# units_copy: the refresh units in $T/unit, running this tree's staplectl.
+units_copy() {
+    mkdir -p "$T/unit"
+    for u in service timer path; do
+        sed "s|^ExecStart=/usr/bin/staplectl|ExecStart=$CTL|" \
+            "$TOP/examples/refresh/libstaple-refresh.$u" >"$T/unit/libstaple-refresh.$u"
+    done
+}
+
+@test "the units: the path unit watches the register, the service may write it; systemd-analyze verify is silent" {
+    units_copy
+    grep -qx 'PathChanged=/var/lib/libstaple/.wanted' "$T/unit/libstaple-refresh.path"
+    grep -qx 'WantedBy=paths.target' "$T/unit/libstaple-refresh.path"
+    # the path unit starts the service of its own name; so does the timer
+    run grep -c '^Unit=' "$T/unit/libstaple-refresh.path" "$T/unit/libstaple-refresh.timer"
+    [ "$output" = "$T/unit/libstaple-refresh.path:0
+$T/unit/libstaple-refresh.timer:0" ]
+    # the register and the state file are in the one writable directory
+    grep -qx 'ReadWritePaths=/var/lib/libstaple' "$T/unit/libstaple-refresh.service"
+    grep -qx 'ProtectSystem=strict' "$T/unit/libstaple-refresh.service"
+    [ "$(sed -n 's/^ExecStart=//p' "$TOP/examples/refresh/libstaple-refresh.service")" = "/usr/bin/staplectl refresh" ]
+    command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
+    run systemd-analyze verify --man=no "$T/unit/libstaple-refresh.path" \
+        "$T/unit/libstaple-refresh.timer" "$T/unit/libstaple-refresh.service"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$output" = "" ]
+}
+
+@test "staplectl enable --root writes the exact drop-in; disable removes only its own" {
+    run "$CTL" enable --root "$T/root" --library /usr/lib/libstaple/libstaple.so nginx
+    [ "$status" -eq 0 ]
+    f=$T/root/etc/systemd/system/nginx.service.d/libstaple.conf
+    [ "$output" = "wrote $f: LD_PRELOAD=/usr/lib/libstaple/libstaple.so
+under $T/root: its systemd reads it when it starts" ]
+    [ "$(cat "$f")" = "# Written by \`staplectl enable nginx\`: nginx.service runs under
+# libstaple, which staples OCSP responses for the certificates it loads.
+# \`staplectl disable nginx\` removes this file.
+[Service]
+Environment=LD_PRELOAD=/usr/lib/libstaple/libstaple.so" ]
+    [ "$(stat -c %a "$f")" = 644 ]
+    # again, over a file someone changed: the same file, nothing else kept
+    echo 'Environment=LD_PRELOAD=/other.so' >>"$f"
+    run "$CTL" enable --root "$T/root" --library /usr/lib/libstaple/libstaple.so nginx.service
+    [ "$status" -eq 0 ]
+    run grep -c LD_PRELOAD "$f"
+    [ "$output" = 1 ]
+    [ "$(ls -A "${f%/*}")" = libstaple.conf ]
+    # without --library: the library beside this staplectl (a build tree)
+    run "$CTL" enable --root "$T/root" 'postfix@'
+    [ "$status" -eq 0 ]
+    grep -qx "Environment=LD_PRELOAD=$TOP/libstaple.so" "$T/root/etc/systemd/system/postfix@.service.d/libstaple.conf"
+    # disable: only what enable wrote
+    printf '[Service]\nEnvironment=LD_PRELOAD=/mine.so\n' >"$T/root/etc/systemd/system/postfix@.service.d/libstaple.conf"
+    run "$CTL" disable --root "$T/root" 'postfix@'
+    [ "$status" -eq 1 ]
+    [ "$output" = "$T/root/etc/systemd/system/postfix@.service.d/libstaple.conf: not written by staplectl enable; left alone" ]
+    grep -qx 'Environment=LD_PRELOAD=/mine.so' "$T/root/etc/systemd/system/postfix@.service.d/libstaple.conf"
+    run "$CTL" disable --root "$T/root" nginx
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "removed $f" ]
+    [ ! -e "${f%/*}" ]
+    run "$CTL" disable --root "$T/root" nginx
+    [ "$status" -eq 0 ]
+    [ "$output" = "$f: not there; nothing to do" ]
+    # names that are not a unit's, and a library systemd would mangle
+    for bad in ../etc a/b "" .hidden -x; do
+        run "$CTL" enable --root "$T/root" -- "$bad"
+        [ "$status" -eq 3 ]
+    done
+    run "$CTL" enable --root "$T/root" --library '/opt/my lib/libstaple.so' nginx
+    [ "$status" -eq 3 ]
+    [ ! -e "${f%/*}" ]
 }
