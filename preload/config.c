@@ -182,6 +182,14 @@ staple_conf_set(const char *file, int line, const char *key, const char *v)
 			    " no)", file, line, v);
 		return 1;
 	}
+	if (strcmp(key, "register") == 0) {
+		if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
+			staple_conf.registers = strcmp(v, "yes") == 0;
+		else
+			staple_log(STAPLE_ERROR, "%s:%d: bad register '%s' (yes or"
+			    " no)", file, line, v);
+		return 1;
+	}
 	if (strcmp(key, "verifies") == 0) {
 		if (strcmp(v, "after-handshake") == 0 ||
 		    strcmp(v, "in-handshake") == 0)
@@ -446,8 +454,9 @@ staple_conf_load(void)
 	staple_conf.max_age = 7 * 86400L;
 	staple_conf.log_interval = 600;
 	staple_conf.security_level = 2;
-	staple_conf.register_max_age = 14 * 86400L;
 	staple_conf.enabled = 1;
+	staple_conf.registers = 1;
+	staple_conf.register_max_age = 14 * 86400L;
 	staple_conf.verifies_after = 0;
 
 	/* The environment's log settings apply while the file is read, too. */

@@ -37,6 +37,8 @@ struct staple_conf {
 	long log_interval;	/* seconds between repeats of one condition */
 	long security_level;	/* a staple served must pass this level (0-5) */
 	int enabled;		/* 0: step aside (enabled = no) */
+	int registers;		/* 0: register = no (wanted.h) */
+	long register_max_age;	/* staplectl: drop entries unseen this long */
 	/*
 	 * 1 (verifies = after-handshake): the program authenticates the
 	 * server by its verification result after the handshake (nginx's
@@ -45,7 +47,6 @@ struct staple_conf {
 	int verifies_after;
 	char issuers[PATH_MAX];	/* issuer certificates (PEM) chains may lack */
 	char certs[PATH_MAX];	/* staplectl refresh: certificate files, globs */
-	long register_max_age;	/* seconds a register entry lives unseen */
 	struct staple_host *hosts;
 	int nhosts;
 };

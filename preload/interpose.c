@@ -28,6 +28,7 @@
 #include "staple.h"
 #include "store.h"
 #include "verify.h"
+#include "wanted.h"
 
 #define STAPLE_EXPORT __attribute__((visibility("default")))
 #define CALLER __builtin_return_address(0)
@@ -60,6 +61,7 @@ staple_fork_prepare(void)
 {
 	staple_log_fork_prepare();
 	staple_issuers_fork_prepare();
+	staple_wanted_fork_prepare();
 	staple_store_fork_prepare();
 	staple_verify_fork_prepare();
 	staple_accepted_fork_prepare();
@@ -71,6 +73,7 @@ staple_fork_parent(void)
 	staple_accepted_fork_parent();
 	staple_verify_fork_parent();
 	staple_store_fork_parent();
+	staple_wanted_fork_parent();
 	staple_issuers_fork_parent();
 	staple_log_fork_parent();
 }
@@ -81,6 +84,7 @@ staple_fork_child(void)
 	staple_accepted_fork_child();
 	staple_verify_fork_child();
 	staple_store_fork_child();
+	staple_wanted_fork_child();
 	staple_issuers_fork_child();
 	staple_log_fork_child();
 }
@@ -401,6 +405,7 @@ staple_ctx_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg,
 	ret = real(ctx, cmd, larg, parg);
 	if (staple_chain_cmd(cmd) && ret > 0 && parg != NULL && served) {
 		staple_chain_learn(cmd, parg);
+		staple_wanted_flush();
 		staple_store_refresh();
 	}
 	return ret;
@@ -433,9 +438,32 @@ staple_ctx_learn(SSL_CTX *ctx)
 }
 
 /*
- * A server context got a certificate: learn its chain and load the staples
- * now, not mid-handshake; on a reload of the program's configuration, look
- * again.
+ * The certificate file being loaded on this thread (SSL_CTX_use_certificate
+ * _file and _chain_file call SSL_CTX_use_certificate inside), or NULL.
+ */
+static __thread const char *loading_file;
+
+/*
+ * Context `ctx` was given certificate `x` (NULL: its current one), from
+ * `file` when known: note it for the register of wanted staples and
+ * register what can be, now that its chain was learned. This is where the
+ * register is written, at load time only (wanted.c says why); a client's
+ * own certificate wants no staple.
+ */
+static void
+staple_ctx_wanted(SSL_CTX *ctx, X509 *x, const char *file)
+{
+	if (ossl.SSL_CTX_get_ssl_method(ctx) == ossl.TLS_client_method())
+		return;
+	staple_wanted_add(x != NULL ? x : ossl.SSL_CTX_get0_certificate(ctx),
+	    file);
+	staple_wanted_flush();
+}
+
+/*
+ * A server context got a certificate: learn its chain, register it, and
+ * load the staples now, not mid-handshake; on a reload of the program's
+ * configuration, look again.
  */
 STAPLE_EXPORT int
 SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
@@ -449,6 +477,7 @@ SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
 	ret = real(ctx, x);
 	if (ret == 1 && served) {
 		staple_ctx_learn(ctx);
+		staple_ctx_wanted(ctx, x, loading_file);
 		staple_store_refresh();
 	}
 	return ret;
@@ -468,24 +497,33 @@ SSL_CTX_use_cert_and_key(SSL_CTX *ctx, X509 *x509, EVP_PKEY *privatekey,
 	ret = real(ctx, x509, privatekey, chain, override);
 	if (ret == 1 && served) {
 		staple_issuers_add_chain(chain);
+		staple_ctx_wanted(ctx, x509, loading_file);
 		staple_store_refresh();
 	}
 	return ret;
 }
 
-/* Also serve CERTFILE.ocsp beside a certificate loaded from a file. */
+/*
+ * Also serve CERTFILE.ocsp beside a certificate loaded from a file, and
+ * register the certificate by its file's name.
+ */
 STAPLE_EXPORT int
 SSL_CTX_use_certificate_file(SSL_CTX *ctx, const char *file, int type)
 {
 	__typeof__(&SSL_CTX_use_certificate_file) real;
 	int served = STAPLE_ENTER(SSL_CTX_use_certificate_file, real);
+	const char *outer = loading_file;
 	int ret;
 
 	if (real == NULL)
 		return 0;
+	loading_file = file;
 	ret = real(ctx, file, type);
-	if (ret == 1 && served && file != NULL)
+	loading_file = outer;
+	if (ret == 1 && served && file != NULL) {
+		staple_ctx_wanted(ctx, NULL, file);
 		staple_store_watch(file);
+	}
 	return ret;
 }
 
@@ -494,13 +532,17 @@ SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
 {
 	__typeof__(&SSL_CTX_use_certificate_chain_file) real;
 	int served = STAPLE_ENTER(SSL_CTX_use_certificate_chain_file, real);
+	const char *outer = loading_file;
 	int ret;
 
 	if (real == NULL)
 		return 0;
+	loading_file = file;
 	ret = real(ctx, file);
+	loading_file = outer;
 	if (ret == 1 && served && file != NULL) {
 		staple_ctx_learn(ctx);
+		staple_ctx_wanted(ctx, NULL, file);
 		staple_store_watch(file);
 	}
 	return ret;

@@ -177,6 +177,8 @@ void *SSL_CTX_get_ex_data(const SSL_CTX *ctx, int idx);
 int SSL_CTX_set_ex_data(SSL_CTX *ctx, int idx, void *data);
 int SSL_CTX_get_security_level(const SSL_CTX *ctx);
 const SSL_METHOD *TLS_client_method(void);
+const SSL_METHOD *SSL_CTX_get_ssl_method(const SSL_CTX *ctx);
+X509 *SSL_CTX_get0_certificate(const SSL_CTX *ctx);
 SSL *SSL_new(SSL_CTX *ctx);
 long SSL_ctrl(SSL *s, int cmd, long larg, void *parg);
 void SSL_set_connect_state(SSL *s);
@@ -277,6 +279,7 @@ int X509_pubkey_digest(const X509 *data, const EVP_MD *type,
     unsigned char *md, unsigned int *len);
 STACK_OF(OPENSSL_STRING) *X509_get1_ocsp(X509 *x);
 void X509_email_free(STACK_OF(OPENSSL_STRING) *sk);
+int i2d_X509(const X509 *a, unsigned char **out);
 X509_STORE *X509_STORE_new(void);
 void X509_STORE_free(X509_STORE *v);
 int X509_STORE_load_locations(X509_STORE *ctx, const char *file,

@@ -53,6 +53,8 @@
 	X(SSL_get_certificate, 1) \
 	X(SSL_get_servername, 1) \
 	X(SSL_CTX_get_ex_data, 1) \
+	X(SSL_CTX_get_ssl_method, 1) \
+	X(SSL_CTX_get0_certificate, 1) \
 	X(SSL_CTX_set_ex_data, 1) \
 	X(SSL_get_ex_data_X509_STORE_CTX_idx, 1) \
 	/* libcrypto */ \
@@ -114,6 +116,7 @@
 	X(X509_pubkey_digest, 1) \
 	X(X509_get1_ocsp, 1) \
 	X(X509_email_free, 1) \
+	X(i2d_X509, 1) \
 	X(X509_EXTENSION_get_critical, 1) \
 	X(BIO_new_file, 1) \
 	X(BIO_free, 1) \
@@ -157,7 +160,8 @@
 	R(EVP_PKEY_eq, EVP_PKEY_cmp, 1) \
 	R(EVP_PKEY_get_id, EVP_PKEY_id, 1) \
 	R(EVP_PKEY_get_bits, EVP_PKEY_bits, 1) \
-	R(EVP_PKEY_get_security_bits, EVP_PKEY_security_bits, 2)
+	R(EVP_PKEY_get_security_bits, EVP_PKEY_security_bits, 2) \
+	R(TLS_client_method, SSLv23_client_method, 1)
 
 /*
  * L(name, type): 1.0.2-only functions (no prototype in the 3.x headers),
@@ -196,8 +200,8 @@ typedef void staple_void_fn(void);
 	C(OCSP_cert_to_id, 1) \
 	C(OCSP_CERTID_free, 1) \
 	C(OCSP_request_add0_id, 1)
-#define STAPLE_OSSL_CTL_RENAMED(R) \
-	R(TLS_client_method, SSLv23_client_method, 1)
+/* none now: TLS_client_method, the last, is the host table's (wanted.c) */
+#define STAPLE_OSSL_CTL_RENAMED(R)
 #define STAPLE_OSSL_CTL_LEGACY(L) \
 	L(SSL_library_init, staple_library_init_fn *) \
 	L(SSL_load_error_strings, staple_void_fn *) \

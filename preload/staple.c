@@ -2,6 +2,7 @@
  * staple.c - OCSP responses as plain data: parse, match by CertID, time rules.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,4 +305,29 @@ staple_entry_end(const struct staple_entry *e)
 {
 	return e->flags & STAPLE_ENTRY_NEXT ? e->next_update :
 	    staple_time_add(e->this_update, staple_conf.max_age);
+}
+
+int
+staple_cert_name(X509 *leaf, X509 *issuer, const char *ext, char *buf,
+    size_t size)
+{
+	unsigned char key[EVP_MAX_MD_SIZE];
+	const ASN1_INTEGER *sn = ossl.X509_get0_serialNumber(leaf);
+	const unsigned char *p = ossl.ASN1_STRING_get0_data(sn);
+	unsigned int len = 0;
+	int slen = ossl.ASN1_STRING_length(sn);
+	size_t n = 0;
+
+	if (!ossl.X509_pubkey_digest(issuer, ossl.EVP_sha1(), key, &len) ||
+	    len < 8 || slen < 0 || p == NULL ||
+	    size < 16 + 4 + 2 * (size_t)slen + strlen(ext) + 1)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		n += snprintf(buf + n, size - n, "%02x", key[i]);
+	n += snprintf(buf + n, size - n, "-%s",
+	    ossl.ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER ? "neg" : "");
+	for (int i = 0; i < slen; i++)
+		n += snprintf(buf + n, size - n, "%02x", p[i]);
+	snprintf(buf + n, size - n, "%s", ext);
+	return 1;
 }

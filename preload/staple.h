@@ -145,4 +145,14 @@ time_t staple_entry_end(const struct staple_entry *e);
  */
 int staple_asn1_time(const ASN1_STRING *s, time_t *t);
 
+/*
+ * The name of `leaf`'s staple file, unique per certificate, into `buf`: 16
+ * hex digits of the SHA-1 of `issuer`'s public key, "-", the serial in hex
+ * ("neg" before a negative one), then `ext` (".der" for the staple that
+ * staplectl stores, ".pem" for the register entry that asks for it).
+ * 0 when it cannot be made or does not fit.
+ */
+int staple_cert_name(X509 *leaf, X509 *issuer, const char *ext, char *buf,
+    size_t size);
+
 #endif

@@ -10,6 +10,7 @@
 # the packaged units.
 
 load lib/common
+load lib/mail
 
 # mkleaf NAME URL [ISSUER [DAYS [FAKETIME]]]: $W/NAME.pem, a leaf issued by
 # ISSUER (default the PKI's intermediate; "fake": a CA named as the
@@ -64,6 +65,15 @@ setup_file() {
     KEY=rsa mkleaf vrsa "$url"
     mkleaf vecdsa "$url"
     MUST=1 mkleaf vmust "$url"
+    MUST=1 mkleaf vmust2 "$url"
+    # a PKI directory as tests/lib/mail.bash wants one, of leaves with AIA
+    mkdir -p "$W/pf"
+    cp "$PKI/ca.pem" "$W/pf/"
+    cp "$W/vrsa.full.pem" "$W/pf/rsa.full.pem"
+    cp "$W/vrsa.key" "$W/pf/rsa.key"
+    cp "$W/vecdsa.full.pem" "$W/pf/ecdsa.full.pem"
+    cp "$W/vecdsa.key" "$W/pf/ecdsa.key"
+    chmod -R go+rX "$W/pf"
 }
 
 setup() {
@@ -76,6 +86,9 @@ setup() {
 }
 
 teardown() {
+    if [[ -f $T/pgids ]]; then
+        mail_teardown
+    fi
     kill_bg
 }
 
@@ -473,4 +486,115 @@ Environment=LD_PRELOAD=/usr/lib/libstaple/libstaple.so" ]
     run "$CTL" enable --root "$T/root" --library '/opt/my lib/libstaple.so' nginx
     [ "$status" -eq 3 ]
     [ ! -e "${f%/*}" ]
+}
+
+@test "refresh --json without arguments: register entries are marked, with their program; bad and dropped ones too" {
+    responder
+    entry a postfix
+    entry old
+    printf 'hello\n' >"$REG/0123456789abcdef-01.pem"
+    run "$CTL" refresh --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+c = {x["cert"].rsplit("/", 1)[1]: x for x in d["certificates"]}
+a, old = sys.argv[1] + ".pem", sys.argv[2] + ".pem"
+assert c[a]["register"] is True and c[a]["program"] == "postfix" and c[a]["result"] == "fetched", c[a]
+assert c[a]["status"] == "good", c[a]
+assert c[old]["result"] == "dropped" and c[old]["reason"].startswith("the certificate expired "), c[old]
+bad = c["0123456789abcdef-01.pem"]
+assert bad["result"] == "bad-entry" and bad["reason"] == "not a register entry (its first line)", bad
+assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 0, "failed": 0,
+                        "bad_entries": 1, "dropped": 1, "staples_removed": 0}, d["summary"]
+' "$(name a)" "$(name old)" <<<"$output"
+}
+
+@test "two refreshes at once: one waits for the other; neither loses the other's record" {
+    responder
+    entry a
+    entry dead
+    "$CTL" refresh --timeout 3 >"$T/one" 2>&1 &
+    local one=$!
+    "$CTL" refresh --timeout 3 >"$T/two" 2>&1 &
+    local two=$!
+    wait $one || true
+    wait $two || true
+    cat "$T/one" "$T/two"
+    # the responder was asked about a once: the second run found it fresh
+    [ "$(asked)" = "$(cat "$W/a.serial")" ]
+    grep -q "^failed $(name dead).pem " "$T/staples/.wanted.state"
+}
+
+@test "end to end: nginx registers its three vhosts itself; one refresh and every vhost staples; a renewal in place too" {
+    responder
+    PORT=$(free_port)
+    vhosts_conf
+    # vmust's file is renewed in place below: nginx loads a copy
+    cp "$W/vmust.full.pem" "$T/site.pem"
+    sed -i "s|$W/vmust.full.pem|$T/site.pem|" "$T/nginx/nginx.conf"
+    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
+    local master=$BG_PID
+    wait_port "$PORT"
+    # the master registered each certificate, as the contract writes them
+    [ "$(ls "$REG" | sort)" = "$(for l in vrsa vecdsa vmust; do echo "$(name $l).pem"; done | sort)" ]
+    grep -qx '# program: nginx' "$REG/$(name vrsa).pem"
+    for l in vrsa vecdsa vmust; do
+        [ "$(staple "$PORT" -servername $l.test)" = none ]
+    done
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 3 certificates: 3 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    for l in vrsa vecdsa vmust; do
+        staple_within 15 "$(cat "$W/$l.serial") good" "$PORT" -servername $l.test
+    done
+    run "$CTL" show --wanted --warn 1h
+    [ "$status" -eq 0 ]
+    [ "$(grep -c ' \[nginx, seen [0-9]*s ago\]: stapled: good, 23h' <<<"$output")" -eq 3 ]
+    # renewed in place: the same file, a new certificate (and its key)
+    cp "$W/vmust2.full.pem" "$T/site.pem"
+    sed -i "s|$W/vmust.key|$W/vmust2.key|" "$T/nginx/nginx.conf"
+    kill -HUP "$master"
+    for _ in $(seq 50); do
+        [ -e "$REG/$(name vmust2).pem" ] && break
+        sleep 0.1
+    done
+    [ -e "$REG/$(name vmust2).pem" ]
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name vmust2).pem: fetched: good, "* ]]
+    staple_within 15 "$(cat "$W/vmust2.serial") good" "$PORT" -servername vmust.test
+    # the old entry: no process loads it any more; it ages out
+    touch -d '15 days ago' "$REG/$(name vmust).pem"
+    run "$CTL" refresh
+    [[ $output == *"$REG/$(name vmust).pem: dropped: not seen by any program since "* ]]
+    [ -f "$T/staples/$(name vmust).der" ]    # until it expires
+}
+
+@test "end to end: Postfix smtpd registers its RSA and ECDSA certificates; one refresh and both staple" {
+    if ! command -v postfix >/dev/null; then
+        [[ -z ${CI:-} ]] || { echo "postfix missing" >&2; return 1; }
+        skip "needs postfix"
+    fi
+    responder
+    mail_setup
+    mkdir -p "$REG" && chmod 0755 "$REG"
+    local SPORT
+    PORT=$(free_port) SPORT=$(free_port)
+    PKI=$W/pf postfix_config "$PORT" "$SPORT"
+    mail_envs "$EXAMPLES/postfix/postfix@.service.d/libstaple.conf"
+    postfix_start "$PORT" "${ENVS[@]}"
+    # the first smtpd loads both certificates (and registers them): no staple yet
+    [ "$(PKI=$W/pf staple "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256)" = none ]
+    [ "$(ls "$REG" | sort)" = "$(for l in vrsa vecdsa; do echo "$(name $l).pem"; done | sort)" ]
+    grep -qx '# program: smtpd' "$REG/$(name vrsa).pem"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 2 certificates: 2 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    PKI=$W/pf staple_within 15 "$(cat "$W/vrsa.serial") good" "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256
+    PKI=$W/pf staple_within 15 "$(cat "$W/vecdsa.serial") good" "$PORT" -starttls smtp -sigalgs ecdsa_secp256r1_sha256
 }

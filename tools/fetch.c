@@ -31,29 +31,6 @@ ssl_reason(void)
 	return r ? r : "no answer";
 }
 
-int
-ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size)
-{
-	unsigned char key[EVP_MAX_MD_SIZE];
-	const ASN1_INTEGER *sn = ossl.X509_get0_serialNumber(leaf);
-	const unsigned char *p = ossl.ASN1_STRING_get0_data(sn);
-	unsigned int len = 0;
-	size_t n = 0;
-
-	if (!ossl.X509_pubkey_digest(issuer, ossl.EVP_sha1(), key, &len) ||
-	    len < 8 ||
-	    size < 16 + 2 + 2 * (size_t)ossl.ASN1_STRING_length(sn) + 5)
-		return 0;
-	for (int i = 0; i < 8; i++)
-		n += snprintf(buf + n, size - n, "%02x", key[i]);
-	n += snprintf(buf + n, size - n, "-%s",
-	    ossl.ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER ? "neg" : "");
-	for (int i = 0; i < ossl.ASN1_STRING_length(sn); i++)
-		n += snprintf(buf + n, size - n, "%02x", p[i]);
-	snprintf(buf + n, size - n, ".der");
-	return 1;
-}
-
 /*
  * POST an OCSP request for the leaf to `url`; the DER answer (malloc()ed),
  * or NULL with the reason in `err`.
@@ -131,7 +108,7 @@ ctl_fetch_one(const struct ctl_cert *c, const char *url, const char *dir,
 	long len = 0;
 	int rc = CTL_FAILED;
 
-	if (!ctl_staple_name(c->leaf, c->issuer, name, sizeof(name))) {
+	if (!staple_cert_name(c->leaf, c->issuer, ".der", name, sizeof(name))) {
 		snprintf(r->reason, sizeof(r->reason), "cannot name its staple");
 		return CTL_FAILED;
 	}

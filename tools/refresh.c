@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,7 +135,7 @@ refresh_one(const struct item *it, const struct options *o,
 		    o->cafile ? ", nor does --CAfile" : "; give --CAfile");
 		goto done;
 	}
-	if (!ctl_staple_name(c.leaf, c.issuer, name, sizeof(name)))
+	if (!staple_cert_name(c.leaf, c.issuer, ".der", name, sizeof(name)))
 		goto done;
 	snprintf(out->staple, sizeof(out->staple), "%.3800s/%s", o->dir, name);
 	if (staple_fresh(out->staple, c.leaf, c.issuer, &out->next,
@@ -524,6 +525,12 @@ refresh_register(struct options *o)
 			close(dfd);
 		return;
 	}
+	/*
+	 * one run at a time (the path unit's and one by hand): the state
+	 * file one writes must not lose what the other recorded
+	 */
+	while (flock(rfd, LOCK_EX) != 0 && errno == EINTR)
+		;
 	ctl_wstate_read(o->dir, &old);
 	for (int pass = 0; pass < 3 && nnames != before; pass++) {
 		before = nnames;

@@ -20,7 +20,6 @@
 #include "../preload/staple.h"
 #include "../preload/vet.h"
 #include "staplectl.h"
-#include "wanted.h"
 
 struct row {
 	char *file;			/* shared by the rows of one file */
@@ -374,6 +373,28 @@ print_metrics(time_t now, long warn)
 
 enum { SHOW_TEXT, SHOW_JSON, SHOW_METRICS };
 
+/*
+ * The staple directories among the arguments after the options (the
+ * configured one when there are none): whose registers show --wanted and
+ * metrics look at.
+ */
+static char **
+register_dirs(int argc, char **argv, int *n)
+{
+	char **dirs = calloc(argc + 1, sizeof(*dirs));
+	struct stat st;
+
+	if (dirs == NULL)
+		ctl_die(argv[0], "out of memory");
+	*n = 0;
+	for (int i = optind; i < argc; i++)
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+			dirs[(*n)++] = argv[i];
+	if (optind == argc)
+		dirs[(*n)++] = staple_conf.dir;
+	return dirs;
+}
+
 /* show and metrics: the rows of DIR|FILE... (the staple directory by default). */
 static int
 show(int argc, char **argv, int mode)
@@ -385,12 +406,13 @@ show(int argc, char **argv, int mode)
 		{ "wanted", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
+	int wanted = 0, json = 0, nregs = 0;	/* show --wanted, --json */
+	char **regs;				/* staple directories: registers */
+
 	STACK_OF(X509) *issuers = sk_X509_new_null();
 	time_t now = time(NULL);
 	long warn = 86400;
-	int opt, bad = 0, wanted = 0, ndirs = 0, json = 0;
-	char *conf_dir[1] = { staple_conf.dir }, **dirs;
-	struct stat st;
+	int opt, bad = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'i') {
@@ -412,16 +434,10 @@ show(int argc, char **argv, int mode)
 	}
 	if (json)
 		mode = SHOW_JSON;
-	/* the staple directories named (the configured one by default) */
-	if ((dirs = calloc(argc + 1, sizeof(*dirs))) == NULL)
-		ctl_die(argv[0], "out of memory");
-	for (int i = optind; i < argc; i++)
-		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
-			dirs[ndirs++] = argv[i];
-	if (optind == argc)
-		dirs[ndirs++] = conf_dir[0];
+	regs = register_dirs(argc, argv, &nregs);
 	if (wanted)
-		return ctl_wanted_show(dirs, ndirs, json, warn);
+		return ctl_wanted_show(regs, nregs, json, warn);
+
 	staple_issuers_add_chain(issuers);
 	if (optind == argc)
 		add_path(staple_conf.dir, now);
@@ -430,7 +446,7 @@ show(int argc, char **argv, int mode)
 	mark_superseded();
 	if (mode == SHOW_METRICS) {
 		bad = print_metrics(now, warn);
-		return ctl_wanted_metrics(dirs, ndirs, warn) | bad;
+		return ctl_wanted_metrics(regs, nregs, warn) | bad;
 	}
 	if (mode == SHOW_JSON)
 		printf("{\n  \"staples\": [\n");

@@ -80,9 +80,6 @@ struct ctl_result {
 
 enum { CTL_STORED, CTL_FAILED, CTL_NO_URL };
 
-/* The staple file name of a certificate: ISSUERKEY-SERIAL.der (hex). */
-int ctl_staple_name(X509 *leaf, X509 *issuer, char *buf, size_t size);
-
 /*
  * Ask `url` (NULL: the leaf's AIA) about c, verify the answer as the client
  * role would, store it in `dir` under its unique name. CTL_STORED, CTL_NO_URL
@@ -110,5 +107,11 @@ int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);
 /* enable and disable SERVICE: the systemd drop-in (enable.c). */
 int ctl_enable(int argc, char **argv);
+/*
+ * show --wanted (text or JSON) and the register's metrics for the staple
+ * directories `dirs` (wanted_show.c); whether an entry needs attention.
+ */
+int ctl_wanted_show(char **dirs, int ndirs, int json, long warn);
+int ctl_wanted_metrics(char **dirs, int ndirs, long warn);
 
 #endif

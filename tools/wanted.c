@@ -207,7 +207,7 @@ entry_judge(struct ctl_entry *e, time_t now)
 		entry_bad(e, "the leaf is not signed by the issuer in the entry");
 		return;
 	}
-	if (!ctl_staple_name(e->leaf, e->issuer, name, sizeof(name))) {
+	if (!staple_cert_name(e->leaf, e->issuer, ".der", name, sizeof(name))) {
 		entry_bad(e, "its staple cannot be named");
 		return;
 	}

@@ -101,13 +101,6 @@ const struct ctl_failure *ctl_wstate_failure(const struct ctl_wstate *s,
 
 void ctl_wstate_free(struct ctl_wstate *s);
 
-/*
- * show --wanted (text or JSON) and the register's metrics for the staple
- * directories `dirs`; whether an entry needs attention.
- */
-int ctl_wanted_show(char **dirs, int ndirs, int json, long warn);
-int ctl_wanted_metrics(char **dirs, int ndirs, long warn);
-
 /* "1d2h", "3h4m", "5m", "6s" */
 void ctl_span(char *buf, size_t size, long long seconds);
 
