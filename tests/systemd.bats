@@ -84,7 +84,8 @@ setup_file() {
         "$RPORT_SYS" >"$SRV/aia.ext"
     cp "$PKI/index.txt" "$SRV/index.txt"
     cp "$PKI/index.txt.attr" "$SRV/index.txt.attr"
-    fleet_leaf one && fleet_leaf two || return 1
+    fleet_leaf one && fleet_leaf two && fleet_leaf three || return 1
+    cp "$PKI/int.pem" "$SRV/int.pem"
     chmod -R a+rX "$SRV"
 }
 
@@ -263,4 +264,36 @@ register_name() {
     [[ $output == *"refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed"* ]]
     [ "$(unit_prop libstaple-refresh.service Result)" = success ]
     [ "$(sd_exec systemctl is-active libstaple-refresh.timer)" = inactive ]
+}
+
+@test "an operator's whole setup: install, staplectl enable SERVICE, start it: its certificate is stapled seconds later, listed nowhere" {
+    local name serial start
+    install_deb
+    responder
+    # the package's own configuration: no `certs =`
+    run sd_exec grep -c '^certs' /etc/libstaple.conf
+    [ "$output" = 0 ]
+    PORT=$(free_port)
+    printf '%s\n' '[Unit]' 'Description=a TLS server' '[Service]' \
+        "ExecStart=/usr/bin/openssl s_server -www -accept 127.0.0.1:$PORT -cert $IN/three/cert.pem -key $IN/three/privkey.pem -cert_chain $IN/int.pem" |
+        sd_exec tee /etc/systemd/system/tlsdemo.service >/dev/null
+    run sd_exec staplectl enable tlsdemo
+    [ "$status" -eq 0 ]
+    [ "$(unit_prop tlsdemo.service Environment)" = LD_PRELOAD=/usr/lib/libstaple/libstaple.so ]
+    # only the path unit may start the refresh
+    sd_exec systemctl stop libstaple-refresh.timer
+    run sd_exec systemctl start tlsdemo
+    [ "$status" -eq 0 ]
+    start=$SECONDS
+    wait_port "$PORT"
+    serial=$(openssl x509 -in "$SRV/three/cert.pem" -noout -serial | cut -d= -f2)
+    staple_within 20 "$serial good" "$PORT" || { journal libstaple-refresh.service >&2; return 1; }
+    echo "# stapled $((SECONDS - start)) s after the server was started" >&3
+    name=$(register_name three)
+    run sd_exec head -n 2 "/var/lib/libstaple/.wanted/$name.pem"
+    [ "${lines[0]}" = "# libstaple register entry" ]
+    [ "${lines[1]}" = "# program: openssl" ]
+    run journal libstaple-refresh.service
+    [[ $output == *"/var/lib/libstaple/.wanted/$name.pem: fetched: good, stored /var/lib/libstaple/$name.der (until "* ]]
+    [ "$(sd_exec systemctl is-active tlsdemo)" = active ]
 }
