@@ -9,7 +9,9 @@
 # filter...), and fetches from an `openssl ocsp` responder on this
 # machine's loopback (the container shares its network); a certificate
 # registered in /var/lib/libstaple/.wanted is stapled seconds later, the
-# path unit starting the service.
+# path unit starting the service; and an operator's whole setup (install,
+# `staplectl enable SERVICE`, start it, no certificate list) ends with the
+# server stapling its certificate seconds after it started.
 #
 # Booting needs root and systemd-nspawn (Debian package systemd-container):
 # without them, or when the root cannot be made, the tests skip with the
