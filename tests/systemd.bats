@@ -234,18 +234,27 @@ register_name() {
     name=$(register_name two)
     [ -z "$(staple_of two)" ]
     # the entry, written as a server under the preload writes it: a
-    # temporary file in the register, renamed into place
+    # temporary file in the register, renamed into place at once by the
+    # same process (the temporary file's creation already starts the
+    # service, and systemd drops what the directory sees while it runs: a
+    # rename a shell's mv made a moment later could come after the run's
+    # last look at the register)
     entry=/var/lib/libstaple/.wanted/$name.pem
     {
         echo '# libstaple register entry'
         echo '# program: nginx'
         openssl x509 -in "$SRV/two/cert.pem"
         openssl x509 -in "$PKI/int.pem"
-    } | sd_exec sh -c "cat >/var/lib/libstaple/.wanted/.$name.1.tmp && mv /var/lib/libstaple/.wanted/.$name.1.tmp $entry"
+    } | sd_exec perl -e 'local $/; my $e = <STDIN>; open(my $f, ">", $ARGV[0]) or die "$ARGV[0]: $!";
+        print $f $e; close($f) or die; rename($ARGV[0], $ARGV[1]) or die "$ARGV[1]: $!"' \
+        "/var/lib/libstaple/.wanted/.$name.1.tmp" "$entry"
+    [ "$(sd_exec head -n 1 "$entry")" = "# libstaple register entry" ]
     start=$SECONDS
     while [[ -z $(staple_of two) ]]; do
         if ((SECONDS - start > 20)); then
             journal libstaple-refresh.service >&2
+            sd_exec ls -la --time-style=full-iso /var/lib/libstaple /var/lib/libstaple/.wanted >&2
+            sd_exec systemctl status --no-pager libstaple-refresh.path >&2 || true
             echo "no staple 20 s after the entry was registered" >&2
             return 1
         fi
