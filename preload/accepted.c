@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "accepted.h"
+#include "compat.h"
 #include "log.h"
 
 /* Direct-mapped: a collision only costs a full handshake instead of resumption. */
 #define SLOTS 256
-#define FP_LEN 20
+#define FP_LEN STAPLE_SHA1_LEN
 #define LIFETIME 86400	/* longer than OpenSSL keeps a client session usable */
 
 static struct {
@@ -18,27 +19,13 @@ static struct {
 } table[SLOTS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The leaf's SHA-1 fingerprint (cached by OpenSSL); 0 when unavailable. */
-static int
-staple_fingerprint(X509 *leaf, unsigned char *fp)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-
-	if (leaf == NULL || !ossl.X509_digest(leaf, ossl.EVP_sha1(), md, &len) ||
-	    len != FP_LEN)
-		return 0;
-	memcpy(fp, md, FP_LEN);
-	return 1;
-}
-
 void
 staple_accepted_set(X509 *leaf, int accepted, time_t now)
 {
 	unsigned char fp[FP_LEN];
 	size_t i;
 
-	if (!staple_fingerprint(leaf, fp))
+	if (!staple_x509_sha1(leaf, fp))
 		return;
 	i = staple_hash(STAPLE_HASH_INIT, fp, FP_LEN) % SLOTS;
 	pthread_mutex_lock(&lock);
@@ -56,7 +43,7 @@ staple_accepted(X509 *leaf, time_t now)
 	size_t i;
 	int yes;
 
-	if (!staple_fingerprint(leaf, fp))
+	if (!staple_x509_sha1(leaf, fp))
 		return 0;
 	i = staple_hash(STAPLE_HASH_INIT, fp, FP_LEN) % SLOTS;
 	pthread_mutex_lock(&lock);

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compat.h"
 
@@ -218,6 +219,20 @@ staple_x509_up_ref(X509 *x)
 		return ossl.X509_up_ref(x);
 	return ossl.CRYPTO_add_lock(&((struct legacy_x509 *)x)->references, 1,
 	    LEGACY_LOCK_X509, __FILE__, __LINE__) > 1;
+}
+
+int
+staple_x509_sha1(X509 *x, unsigned char *fp)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	/* into a buffer of the largest digest: X509_digest writes what it computes */
+	if (x == NULL || !ossl.X509_digest(x, ossl.EVP_sha1(), md, &len) ||
+	    len != STAPLE_SHA1_LEN)
+		return 0;
+	memcpy(fp, md, STAPLE_SHA1_LEN);
+	return 1;
 }
 
 /* 1.0.2: the extension cache, filled (X509_check_purpose with -1 does only that). */

@@ -59,6 +59,14 @@ EVP_PKEY *staple_x509_key(X509 *x);
 /* Take a reference on `x`; 0 on failure. */
 int staple_x509_up_ref(X509 *x);
 
+/*
+ * `x`'s SHA-1 fingerprint (OpenSSL caches it) into fp, STAPLE_SHA1_LEN
+ * bytes: the one key of the tables that remember a certificate. 0 when
+ * `x` is NULL or the digest fails; fp is then undefined.
+ */
+#define STAPLE_SHA1_LEN 20
+int staple_x509_sha1(X509 *x, unsigned char *fp);
+
 /* EXFLAG_*, and the keyUsage and extendedKeyUsage bits of `x`. */
 uint32_t staple_x509_flags(X509 *x);
 uint32_t staple_x509_key_usage(X509 *x);

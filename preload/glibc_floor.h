@@ -9,9 +9,9 @@
  * found"). For a preload library that stops every program of the host.
  * Built on glibc 2.34+ the references that need care are:
  *
- * - dlopen, dlsym, dladdr, dlclose, dlerror, pthread_once (moved from libdl and
- *   libpthread into libc in 2.34: new default version GLIBC_2.34, the old
- *   one kept as a compat symbol). The .symver lines below bind them to the
+ * - dlopen, dlsym, dladdr, dlclose, dlerror, pthread_once, pthread_create,
+ *   pthread_join (moved from libdl and libpthread into libc in 2.34: new
+ *   default version GLIBC_2.34, the old one kept as a compat symbol). The .symver lines below bind them to the
  *   architecture's oldest version, which every glibc since has exported.
  *   On an old glibc those live in libdl.so.2 and libpthread.so.0, which
  *   the Makefile therefore names as NEEDED (by file name: on 2.34+ `-ldl`
@@ -34,13 +34,16 @@
 #if defined(__x86_64__) && !defined(__ILP32__)
 #define STAPLE_GLIBC_OLD "GLIBC_2.2.5"
 #define STAPLE_GLIBC_OLD_DLOPEN "GLIBC_2.2.5"
+#define STAPLE_GLIBC_OLD_CREATE "GLIBC_2.2.5"
 #elif defined(__aarch64__) && !defined(__ILP32__)
 #define STAPLE_GLIBC_OLD "GLIBC_2.17"
 #define STAPLE_GLIBC_OLD_DLOPEN "GLIBC_2.17"
+#define STAPLE_GLIBC_OLD_CREATE "GLIBC_2.17"
 #elif defined(__i386__)
 #define STAPLE_GLIBC_OLD "GLIBC_2.0"
-/* dlopen@GLIBC_2.0 is the pre-2.1 interface; 2.1 is today's */
+/* dlopen@ and pthread_create@GLIBC_2.0 are pre-2.1 interfaces; 2.1 is today's */
 #define STAPLE_GLIBC_OLD_DLOPEN "GLIBC_2.1"
+#define STAPLE_GLIBC_OLD_CREATE "GLIBC_2.1"
 #endif
 
 #ifdef STAPLE_GLIBC_OLD
@@ -51,6 +54,8 @@ STAPLE_SYMVER(dladdr, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(dlclose, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(dlerror, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(pthread_once, STAPLE_GLIBC_OLD);
+STAPLE_SYMVER(pthread_create, STAPLE_GLIBC_OLD_CREATE);
+STAPLE_SYMVER(pthread_join, STAPLE_GLIBC_OLD);
 STAPLE_SYMVER(glob, STAPLE_GLIBC_OLD);
 #endif
 

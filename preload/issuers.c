@@ -2,20 +2,34 @@
  * issuers.c - a small append-only pool of issuer certificates.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compat.h"
 #include "config.h"
 #include "issuers.h"
 #include "log.h"
+#include "staple.h"
 
 /* Enough for every intermediate of a large hosting box; more are logged. */
 #define POOL_MAX 512
-#define SHA1_LEN 20
+#define SHA1_LEN STAPLE_SHA1_LEN
+
+/* An issuer's subject name and key hashed with one CertID digest. */
+struct staple_issuer_md {
+	unsigned int len;	/* 0: not computed */
+	unsigned char name[EVP_MAX_MD_SIZE], key[EVP_MAX_MD_SIZE];
+};
 
 static struct {
 	X509 *x;
 	unsigned char name_sha1[SHA1_LEN], key_sha1[SHA1_LEN];
+	/*
+	 * The same under every CertID digest (staple_md_nth's slots), made
+	 * when added: a staple's issuer is looked up per staple, its hashes
+	 * are made once per issuer. NULL: made at each lookup instead.
+	 */
+	struct staple_issuer_md *md;
 } pool[POOL_MAX];
 static int pool_count;		/* atomic: entries below it never change */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -39,16 +53,33 @@ staple_issuer_hashes(X509 *x, const EVP_MD *md, unsigned char *name,
 	    len) && ossl.X509_pubkey_digest(x, md, key, &klen) && klen == *len;
 }
 
+/* `x`'s hashes under every CertID digest available, or NULL. */
+static struct staple_issuer_md *
+staple_issuer_mds(X509 *x)
+{
+	struct staple_issuer_md *h = calloc(STAPLE_MD_MAX, sizeof(*h));
+	const EVP_MD *md;
+	int nid;
+
+	for (int i = 0; h != NULL && i < STAPLE_MD_MAX; i++)
+		if ((md = staple_md_nth(i, &nid)) == NULL ||
+		    !staple_issuer_hashes(x, md, h[i].name, h[i].key, &h[i].len))
+			h[i].len = 0;
+	return h;
+}
+
 void
 staple_issuers_add(X509 *x)
 {
 	unsigned char name[SHA1_LEN], key[SHA1_LEN];
+	struct staple_issuer_md *mds;
 	unsigned int len = 0;
 	int n, known = 0;
 
 	if (x == NULL || !staple_issuer_hashes(x, ossl.EVP_sha1(), name, key,
 	    &len) || len != SHA1_LEN || !staple_x509_up_ref(x))
 		return;
+	mds = staple_issuer_mds(x);	/* before the lock: it calls OpenSSL */
 	pthread_mutex_lock(&pool_lock);
 	n = pool_count;
 	for (int i = 0; i < n && !known; i++)
@@ -58,11 +89,14 @@ staple_issuers_add(X509 *x)
 		pool[n].x = x;
 		memcpy(pool[n].name_sha1, name, SHA1_LEN);
 		memcpy(pool[n].key_sha1, key, SHA1_LEN);
+		pool[n].md = mds;
 		__atomic_store_n(&pool_count, n + 1, __ATOMIC_RELEASE);
 		x = NULL;	/* the pool keeps the reference */
+		mds = NULL;
 	}
 	pthread_mutex_unlock(&pool_lock);
 	ossl.X509_free(x);
+	free(mds);
 	if (!known && n == POOL_MAX && staple_log_once(0x15500e75, 86400))
 		staple_log(STAPLE_WARN, "more than %d issuer certificates;"
 		    " the rest are not used", POOL_MAX);
@@ -117,13 +151,12 @@ X509 *
 staple_issuers_find(X509 *leaf)
 {
 	unsigned char fp[SHA1_LEN];
-	unsigned int len = 0;
+	int n, index = 0, known;
 	size_t slot = 0;
-	int n, index = 0;
 
 	staple_issuers_load();
 	n = __atomic_load_n(&pool_count, __ATOMIC_ACQUIRE);
-	if (ossl.X509_digest(leaf, ossl.EVP_sha1(), fp, &len) && len == SHA1_LEN) {
+	if ((known = staple_x509_sha1(leaf, fp))) {
 		slot = staple_hash(STAPLE_HASH_INIT, fp, SHA1_LEN) % FOUND_SLOTS;
 		pthread_mutex_lock(&pool_lock);
 		if (memcmp(found[slot].fp, fp, SHA1_LEN) == 0)
@@ -135,7 +168,7 @@ staple_issuers_find(X509 *leaf)
 	for (int i = 0; i < n; i++) {
 		if (!staple_issued(pool[i].x, leaf))
 			continue;
-		if (len == SHA1_LEN) {
+		if (known) {
 			pthread_mutex_lock(&pool_lock);
 			memcpy(found[slot].fp, fp, SHA1_LEN);
 			found[slot].index = i + 1;
@@ -151,9 +184,10 @@ staple_issuers_for(int md_nid, const unsigned char *name_hash,
     const unsigned char *key_hash, size_t len)
 {
 	unsigned char name[EVP_MAX_MD_SIZE], key[EVP_MAX_MD_SIZE];
+	const struct staple_issuer_md *h;
 	const EVP_MD *md;
 	unsigned int mlen = 0;
-	int n;
+	int n, slot, nid = 0;
 
 	staple_issuers_load();
 	n = __atomic_load_n(&pool_count, __ATOMIC_ACQUIRE);
@@ -166,11 +200,19 @@ staple_issuers_for(int md_nid, const unsigned char *name_hash,
 	}
 	if ((md = ossl.EVP_get_digestbyname(ossl.OBJ_nid2sn(md_nid))) == NULL)
 		return NULL;
-	for (int i = 0; i < n; i++)
-		if (staple_issuer_hashes(pool[i].x, md, name, key, &mlen) &&
+	for (slot = 0; slot < STAPLE_MD_MAX; slot++)
+		if (staple_md_nth(slot, &nid) != NULL && nid == md_nid)
+			break;
+	for (int i = 0; i < n; i++) {
+		h = pool[i].md && slot < STAPLE_MD_MAX && pool[i].md[slot].len ?
+		    &pool[i].md[slot] : NULL;
+		if (h != NULL ? h->len == len && memcmp(h->name, name_hash,
+		    len) == 0 && memcmp(h->key, key_hash, len) == 0 :
+		    staple_issuer_hashes(pool[i].x, md, name, key, &mlen) &&
 		    mlen == len && memcmp(name, name_hash, len) == 0 &&
 		    memcmp(key, key_hash, len) == 0)
 			return pool[i].x;
+	}
 	return NULL;
 }
 

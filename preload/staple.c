@@ -35,6 +35,13 @@ staple_md_init(void)
 	}
 }
 
+const EVP_MD *
+staple_md_nth(int i, int *nid)
+{
+	*nid = md_table[i].nid;
+	return md_table[i].md;
+}
+
 static const EVP_MD *
 staple_md(int nid)
 {

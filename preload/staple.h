@@ -68,6 +68,13 @@ struct staple_file {
 void staple_md_init(void);
 
 /*
+ * The CertID digest in slot `i` (0 <= i < STAPLE_MD_MAX) of the table
+ * staple_md_init fills, its nid in *nid; NULL when it is not available
+ * (or not fetched yet).
+ */
+const EVP_MD *staple_md_nth(int i, int *nid);
+
+/*
  * Parse a DER OCSP response into *entries (malloc()ed; *n of them). Returns
  * 1, or 0 with *why set when it is not a usable response (not DER, not
  * successful, a critical response extension, no SingleResponse with a

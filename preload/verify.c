@@ -24,7 +24,7 @@ staple_verdict_name(int verdict)
 }
 
 /* What a verdict depends on besides the response bytes. */
-#define FP_LEN 20
+#define FP_LEN STAPLE_SHA1_LEN
 struct staple_key {
 	unsigned char leaf[FP_LEN], issuer[FP_LEN];	/* SHA-1 fingerprints */
 	uint64_t context;	/* security level and verification flags */
@@ -116,7 +116,6 @@ static int
 staple_cache_key(const struct staple_check *c, struct staple_key *k)
 {
 	const struct staple_judge *j = &c->judge;
-	unsigned int len = 0;
 	uint64_t h = STAPLE_HASH_INIT;
 	unsigned long flags = j->flags &
 	    (X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_IGNORE_CRITICAL);
@@ -125,10 +124,8 @@ staple_cache_key(const struct staple_check *c, struct staple_key *k)
 	if ((j->flags & X509_V_FLAG_USE_CHECK_TIME) || j->issuer == NULL)
 		return 0;
 	memset(k, 0, sizeof(*k));
-	if (!ossl.X509_digest(c->leaf, ossl.EVP_sha1(), k->leaf, &len) ||
-	    len != FP_LEN ||
-	    !ossl.X509_digest(j->issuer, ossl.EVP_sha1(), k->issuer, &len) ||
-	    len != FP_LEN)
+	if (!staple_x509_sha1(c->leaf, k->leaf) ||
+	    !staple_x509_sha1(j->issuer, k->issuer))
 		return 0;
 	h = staple_hash(h, &j->level, sizeof(j->level));
 	k->context = staple_hash(h, &flags, sizeof(flags));

@@ -156,6 +156,41 @@ assert d["attention"] is True
     run ! grep -v -E '^(# (HELP|TYPE) .*|libstaple_[a-z_]+(\{[^}]*\})? -?[0-9]+)$' <<<"$output"
 }
 
+@test "show: 1,200 files read by one thread per core come out in order, each with its own verdict" {
+    cc -std=gnu99 -O2 -o "$T/gen_staples" "$TOP/bench/gen_staples.c" -lssl -lcrypto
+    "$T/gen_staples" "$PKI/int.pem" "$PKI/int.key" "$T/staples" 1200
+    # every 7th not a response; every 11th with a bad signature: its last
+    # byte (the signature's, as the response carries no certificates) flipped
+    python3 -c '
+import sys
+d = sys.argv[1]
+for i in range(0, 1200, 7):
+    open(f"{d}/staple-{i}.der", "wb").write(b"\xff" + bytes(599))
+for i in range(5, 1200, 11):
+    if i % 7:
+        b = bytearray(open(f"{d}/staple-{i}.der", "rb").read())
+        b[-1] ^= 0xFF
+        open(f"{d}/staple-{i}.der", "wb").write(b)
+' "$T/staples"
+    run "$CTL" show --warn 1h --issuer "$PKI/int.pem" "$T/staples"
+    [ "$status" -eq 1 ]
+    mapfile -t files < <(cd "$T/staples" && printf '%s\n' staple-*.der | LC_ALL=C sort)
+    [ "${#lines[@]}" -eq 1200 ] && [ "${#files[@]}" -eq 1200 ]
+    for ((k = 0; k < 1200; k++)); do
+        f=${files[k]} i=${files[k]//[^0-9]/}
+        printf -v serial %X $((0x5000000000 + i))
+        if ((i % 7 == 0)); then
+            want="$T/staples/$f: not a response: not a DER OCSP response"
+        elif ((i % 11 == 5)); then
+            want="$T/staples/$f: serial $serial *: bad signature: not served (bad signature)"
+        else
+            want="$T/staples/$f: serial $serial * good *: serves it (*"
+        fi
+        # shellcheck disable=SC2053 # want is a pattern
+        [[ ${lines[k]} == $want ]] || { echo "line $k: ${lines[k]}; want $want"; false; }
+    done
+}
+
 @test "examples/monitoring: the unit writes the metrics file by rename, the alert rules parse" {
     pki_ocsp "$PKI" rsa good issuer now "$T/staples/a-good.der"
     mkdir -p "$T/textfile"

@@ -121,14 +121,15 @@ name() {
 }
 
 # entry LEAF [PROGRAM [ISSUERPEM [NAME]]]: write LEAF's register entry as a
-# server does: header, leaf, issuer; by rename.
+# server does: header, leaf, issuer; by rename. Its certfile line names
+# $CERTFILE (default $W/LEAF.full.pem).
 entry() {
     local leaf=$1 program=${2:-nginx} issuer=${3:-$PKI/int.pem} n=${4:-}
     n=${n:-$(name "$leaf" "$issuer")}
     {
         echo '# libstaple register entry'
         echo "# program: $program"
-        echo "# certfile: $W/$leaf.full.pem"
+        echo "# certfile: ${CERTFILE:-$W/$leaf.full.pem}"
         openssl x509 -in "$W/$leaf.pem"
         openssl x509 -in "$issuer"
     } >"$REG/.$n.$$.tmp"
@@ -237,8 +238,9 @@ entry() {
 @test "aging: an entry unseen for register_max_age is dropped; its staple stays until it expires, then goes" {
     responder
     printf 'register_max_age = 3d\n' >"$LIBSTAPLE_CONF"
-    entry a
-    entry b
+    # loaded from files that no longer hold them
+    CERTFILE=$W/gone.pem entry a
+    CERTFILE=$W/gone.pem entry b
     "$CTL" refresh >/dev/null
     # a: last seen four days ago; b: two days ago (kept)
     touch -d '4 days ago' "$REG/$(name a).pem"
@@ -268,6 +270,31 @@ entry() {
     [ "$output" = 0 ]
 }
 
+# Only a load touches an entry: a server that loaded its certificate once
+# and never reloaded still serves it, so the file it came from counts.
+@test "aging: an entry unseen for long whose certificate file still holds its leaf is kept; a FIFO there is not waited on" {
+    responder
+    printf 'register_max_age = 3d\n' >"$LIBSTAPLE_CONF"
+    cp "$W/a.full.pem" "$W/site-a.pem"
+    mkfifo "$W/fifo-$BATS_TEST_NUMBER"
+    CERTFILE=$W/site-a.pem entry a
+    CERTFILE=$W/fifo-$BATS_TEST_NUMBER entry b
+    touch -d '4 days ago' "$REG/$(name a).pem" "$REG/$(name b).pem"
+    run timeout 60 "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: fetched: good, "* ]]
+    [[ $output == *"$REG/$(name b).pem: dropped: not seen by any program since "* ]]
+    [ -e "$REG/$(name a).pem" ]
+    [ ! -e "$REG/$(name b).pem" ]
+    # the file renewed to another certificate: a's entry now ages out
+    cp "$W/c.full.pem" "$W/site-a.pem"
+    run "$CTL" refresh
+    [ "$status" -eq 0 ]
+    [[ $output == *"$REG/$(name a).pem: dropped: not seen by any program since "* ]]
+    [ ! -e "$REG/$(name a).pem" ]
+}
+
 @test "an entry whose certificate expired is dropped; without a staple nothing else goes" {
     entry old
     entry plain
@@ -284,7 +311,7 @@ entry() {
 @test "a certificate renewed in place: the new entry is stapled, the old one ages out" {
     responder
     cp "$W/a.full.pem" "$W/site.pem"
-    entry a
+    CERTFILE=$W/site.pem entry a
     "$CTL" refresh >/dev/null
     # renewed: the same file now holds c; the server registers it, and
     # stops touching a's entry
@@ -597,4 +624,21 @@ assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 
     [ "${lines[-1]}" = "refresh: 2 certificates: 2 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
     PKI=$W/pf staple_within 15 "$(cat "$W/vrsa.serial") good" "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256
     PKI=$W/pf staple_within 15 "$(cat "$W/vecdsa.serial") good" "$PORT" -starttls smtp -sigalgs ecdsa_secp256r1_sha256
+}
+
+@test "a register that is a symbolic link is not read through, and nothing is made in its place" {
+    rmdir "$REG"
+    mkdir "$T/other"
+    REG=$T/other entry a
+    ln -s "$T/other" "$REG"
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "staplectl: $REG: a symbolic link: not followed; the register is not read" ]
+    [ "${lines[-1]}" = "refresh: 0 certificates: 0 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    [ -L "$REG" ]
+    [ "$(ls -A "$T/staples")" = .wanted ]
+    run "$CTL" show --wanted
+    [ "$output" = "$REG: a symbolic link: not followed
+no registered certificates" ]
 }

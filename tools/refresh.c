@@ -520,7 +520,7 @@ refresh_register(struct options *o)
 	if ((dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (rfd = ctl_wanted_open(o->dir, 1)) < 0) {
 		fprintf(stderr, "staplectl: %s/%s: %s; the register is not"
-		    " read\n", o->dir, CTL_WANTED_DIR, strerror(errno));
+		    " read\n", o->dir, CTL_WANTED_DIR, ctl_wanted_error(errno));
 		if (dfd >= 0)
 			close(dfd);
 		return;

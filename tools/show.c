@@ -9,11 +9,15 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../preload/config.h"
 #include "../preload/issuers.h"
@@ -32,58 +36,90 @@ struct row {
 };
 
 static struct row *rows;
-static size_t nrows, rows_room;
+static size_t nrows;
 
-/* A new row (the array grows by doubling: linear over all rows). */
+/*
+ * One file named on the command line or found in a directory, and the rows
+ * it comes to: files are read, parsed and vetted by worker threads, each
+ * taking the next files in turn; the rows are then put together in the
+ * files' order, so the output is the same whatever thread read what.
+ */
+struct job {
+	char *file;			/* the rows' file name, shared by them */
+	int at;				/* its directory's descriptor, or AT_FDCWD */
+	const char *name;		/* its name there: in `file` */
+	struct row *rows;
+	size_t nrows;
+	int nomem;			/* out of memory: the main thread dies */
+};
+
+static struct job *jobs;
+static size_t njobs, jobs_room;
+static size_t jobs_next;		/* atomic: the next job to take */
+static time_t jobs_now;
+
+/* Files a worker takes at a time: few atomic operations, even shares. */
+#define JOB_CHUNK 32
+/* Worker threads at most, and files per thread at least. */
+#define WORKERS_MAX 16
+#define WORKER_FILES 256
+
+/* A new row of `j` (room for every row of the file was made). */
 static struct row *
-add_row(char *file, const char *why)
+add_row(struct job *j, const char *why)
 {
-	struct row *r;
+	struct row *r = &j->rows[j->nrows++];
 
-	if (nrows == rows_room) {
-		rows_room = rows_room ? 2 * rows_room : 256;
-		if ((r = realloc(rows, rows_room * sizeof(*rows))) == NULL)
-			ctl_die(file, "out of memory");
-		rows = r;
-	}
-	r = &rows[nrows++];
 	memset(r, 0, sizeof(*r));
-	r->file = file;
+	r->file = j->file;
 	r->why = why;
 	return r;
 }
 
 /*
  * Parse and vet one file into rows, at `now`: vetted as the server vets it,
- * OpenSSL's parse included even where no issuer is known here.
+ * OpenSSL's parse included even where no issuer is known here. Runs in a
+ * worker thread: on allocation failure it sets j->nomem and leaves it at that.
  */
 static void
-add_file(const char *path, time_t now)
+add_file(struct job *j, time_t now)
 {
 	struct staple_file *f;
 	unsigned char *der;
 	const char *why;
-	char *file, *sig_why;
+	char *sig_why;
 	struct row *r;
 	long len = 0;
 
-	if ((file = strdup(path)) == NULL)
-		ctl_die(path, "out of memory");
-	if ((der = ctl_read_file(path, &len)) == NULL) {
-		add_row(file, errno == EINVAL ? "not a regular file" :
+	if ((j->rows = malloc(sizeof(*j->rows))) == NULL) {
+		j->nomem = 1;
+		return;
+	}
+	if ((der = ctl_read_file_at(j->at, j->name, &len)) == NULL) {
+		add_row(j, errno == EINVAL ? "not a regular file" :
 		    "cannot be read");
 		return;
 	}
-	if ((f = staple_file_parse(path, der, len, &why)) == NULL)
-		ctl_die(path, "out of memory");
+	if ((f = staple_file_parse(j->file, der, len, &why)) == NULL) {
+		j->nomem = 1;
+		return;
+	}
 	staple_file_vet_all(f, NULL);	/* its verdicts are the rows */
 	if (f->nentries == 0)
-		add_row(file, why);
+		add_row(j, why);
+	/* room for a row per entry (there is room for one) */
+	r = f->nentries > 1 ? realloc(j->rows, f->nentries * sizeof(*r)) :
+	    j->rows;
+	if (r != NULL)
+		j->rows = r;
 	sig_why = __atomic_load_n(&f->why, __ATOMIC_ACQUIRE);
-	if (sig_why != NULL && (sig_why = strdup(sig_why)) == NULL)
-		ctl_die(path, "out of memory");
+	if (r == NULL || (sig_why != NULL && (sig_why = strdup(sig_why)) == NULL)) {
+		staple_file_release(f);
+		j->nomem = 1;
+		return;
+	}
 	for (size_t i = 0; i < f->nentries; i++) {
-		r = add_row(file, NULL);
+		r = add_row(j, NULL);
 		r->e = f->entries[i];
 		r->e.file = NULL;	/* the file is gone after this */
 		r->sig_why = sig_why;
@@ -93,35 +129,136 @@ add_file(const char *path, time_t now)
 	staple_file_release(f);
 }
 
+/* A worker: the next JOB_CHUNK files, until none are left. */
+static void *
+run_jobs(void *unused)
+{
+	size_t i;
+
+	(void)unused;
+	while ((i = __atomic_fetch_add(&jobs_next, JOB_CHUNK,
+	    __ATOMIC_RELAXED)) < njobs)
+		for (size_t k = i; k < i + JOB_CHUNK && k < njobs; k++)
+			add_file(&jobs[k], jobs_now);
+	return NULL;
+}
+
+/*
+ * Threads for `n` files: one per CPU this process may run on, none for a
+ * few files. One thread (the main one) under OpenSSL 1.0.2, which is safe
+ * in threads only with locking callbacks that staplectl does not install.
+ */
+static int
+workers(size_t n)
+{
+	cpu_set_t set;
+	size_t cpus = 1;
+
+	if (ossl.legacy)
+		return 1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1)
+		cpus = (size_t)CPU_COUNT(&set);
+	if (cpus > WORKERS_MAX)
+		cpus = WORKERS_MAX;
+	if (cpus > n / WORKER_FILES)
+		cpus = n / WORKER_FILES ? n / WORKER_FILES : 1;
+	return (int)cpus;
+}
+
+/*
+ * Read, parse and vet every file listed, in parallel, then lay their rows
+ * out in the files' order: linear in the rows.
+ */
+static void
+add_jobs(time_t now)
+{
+	pthread_t threads[WORKERS_MAX];
+	int n = workers(njobs), started = 0;
+	size_t total = 0;
+
+	jobs_now = now;
+	/* the configured issuers are read once, before any thread asks */
+	staple_issuers_load();
+	while (started < n - 1 &&
+	    pthread_create(&threads[started], NULL, run_jobs, NULL) == 0)
+		started++;
+	run_jobs(NULL);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	for (size_t i = 0; i < njobs; i++) {
+		if (jobs[i].nomem)
+			ctl_die(jobs[i].file, "out of memory");
+		total += jobs[i].nrows;
+	}
+	/* every byte is copied over: no need to clear it first */
+	if ((rows = malloc((total ? total : 1) * sizeof(*rows))) == NULL)
+		ctl_die("show", "out of memory");
+	for (size_t i = 0; i < njobs; i++) {
+		memcpy(rows + nrows, jobs[i].rows, jobs[i].nrows * sizeof(*rows));
+		nrows += jobs[i].nrows;
+		free(jobs[i].rows);
+	}
+	free(jobs);
+	jobs = NULL;
+	njobs = 0;
+}
+
+/*
+ * List `file` (a malloc()ed name it takes over) to be read, as `name` in the
+ * directory open as `at`: one lookup of the name, not of the whole path.
+ */
+static void
+add_job(char *file, int at, const char *name)
+{
+	struct job *grown;
+
+	if (njobs == jobs_room) {
+		jobs_room = jobs_room ? 2 * jobs_room : 256;
+		if ((grown = realloc(jobs, jobs_room * sizeof(*jobs))) == NULL)
+			ctl_die(file, "out of memory");
+		jobs = grown;
+	}
+	memset(&jobs[njobs], 0, sizeof(*jobs));
+	jobs[njobs].file = file;
+	jobs[njobs].at = at;
+	jobs[njobs++].name = name;
+}
+
 static int
 skip_dot(const struct dirent *d)
 {
 	return d->d_name[0] != '.';
 }
 
-/* Every file of a directory (as the library sees it: no dot files), or one file. */
-static void
-add_path(const char *path, time_t now)
+/*
+ * Every file of a directory (as the library sees it: no dot files), or one
+ * file. A directory's descriptor is returned, to close once its files are
+ * read; else -1.
+ */
+static int
+add_path(const char *path)
 {
 	struct dirent **names;
 	struct stat st;
 	char *file;
-	int n;
+	int n, at;
 
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		add_file(path, now);
-		return;
+		if ((file = strdup(path)) == NULL)
+			ctl_die(path, "out of memory");
+		add_job(file, AT_FDCWD, file);
+		return -1;
 	}
-	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0)
+	if ((n = scandir(path, &names, skip_dot, alphasort)) < 0 ||
+	    (at = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		ctl_die(path, "cannot read directory");
 	for (int i = 0; i < n; i++) {
-		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0) {
-			add_file(file, now);
-			free(file);
-		}
+		if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0)
+			add_job(file, at, file + strlen(path) + 1);
 		free(names[i]);
 	}
 	free(names);
+	return at;
 }
 
 /* Order rows by CertID, then newest thisUpdate first, then as listed. */
@@ -233,17 +370,49 @@ struct judged {
 
 static const char *const status_names[] = { "good", "revoked", "unknown" };
 
+/* `n` bytes in upper-case hex, as "%02X" each, into `out` (2n + 1). */
+static void
+hex(char *out, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* A time as ctl_stamp writes it, into buf[32]; the last one is remembered. */
+struct stamp_memo {
+	int set;
+	time_t t;
+	char text[32];
+};
+
+/* ctl_stamp through `m`: staples made together share their times. */
+static void
+stamp(struct stamp_memo *m, char *buf, time_t t)
+{
+	if (!m->set || m->t != t) {
+		ctl_stamp(m->text, sizeof(m->text), t);
+		m->t = t;
+		m->set = 1;
+	}
+	memcpy(buf, m->text, sizeof(m->text));
+}
+
 /* The row's serial and first issuer key hash bytes in hex, and its times. */
 static void
 row_ids(const struct row *r, struct judged *j)
 {
-	for (int i = 0; i < r->e.serial_len; i++)
-		snprintf(j->serial + 2 * i, 3, "%02X", r->e.serial[i]);
-	j->serial[2 * r->e.serial_len] = '\0';
-	for (int i = 0; i < 8; i++)
-		snprintf(j->key + 2 * i, 3, "%02X", r->e.key_hash[i]);
-	ctl_stamp(j->this, sizeof(j->this), r->e.this_update);
-	ctl_stamp(j->next, sizeof(j->next), r->e.flags & STAPLE_ENTRY_NEXT ?
+	/* printing is the main thread's alone */
+	static struct stamp_memo this_memo, next_memo;
+
+	hex(j->serial, r->e.serial, r->e.serial_len);
+	hex(j->key, r->e.key_hash, 8);
+	stamp(&this_memo, j->this, r->e.this_update);
+	stamp(&next_memo, j->next, r->e.flags & STAPLE_ENTRY_NEXT ?
 	    r->e.next_update : 0);
 	j->status = status_names[r->e.cert_status < 3 ? r->e.cert_status : 2];
 }
@@ -412,7 +581,7 @@ show(int argc, char **argv, int mode)
 	STACK_OF(X509) *issuers = sk_X509_new_null();
 	time_t now = time(NULL);
 	long warn = 86400;
-	int opt, bad = 0;
+	int opt, bad = 0, ndirs, *dirs;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'i') {
@@ -439,10 +608,17 @@ show(int argc, char **argv, int mode)
 		return ctl_wanted_show(regs, nregs, json, warn);
 
 	staple_issuers_add_chain(issuers);
-	if (optind == argc)
-		add_path(staple_conf.dir, now);
-	for (int i = optind; i < argc; i++)
-		add_path(argv[i], now);
+	/* the directories stay open while their files are read */
+	ndirs = optind == argc ? 1 : argc - optind;
+	if ((dirs = calloc(ndirs, sizeof(*dirs))) == NULL)
+		ctl_die("show", "out of memory");
+	for (int i = 0; i < ndirs; i++)
+		dirs[i] = add_path(optind == argc ? staple_conf.dir : argv[optind + i]);
+	add_jobs(now);
+	for (int i = 0; i < ndirs; i++)
+		if (dirs[i] >= 0)
+			close(dirs[i]);
+	free(dirs);
 	mark_superseded();
 	if (mode == SHOW_METRICS) {
 		bad = print_metrics(now, warn);

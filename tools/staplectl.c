@@ -88,8 +88,14 @@ ctl_read_certs(const char *file, STACK_OF(X509) *certs)
 unsigned char *
 ctl_read_file(const char *file, long *len)
 {
+	return ctl_read_file_at(AT_FDCWD, file, len);
+}
+
+unsigned char *
+ctl_read_file_at(int at, const char *file, long *len)
+{
 	/* O_NONBLOCK: a FIFO in its place must not hang the open */
-	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
+	int fd = openat(at, file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
 	unsigned char *buf = NULL;
 	struct stat st;
 	size_t size, got = 0;
@@ -156,21 +162,34 @@ ctl_store(const char *cafile)
 	return store;
 }
 
+/* What ctl_quoted writes otherwise: quote, backslash, control characters. */
+static const char quoted_special[] = "\"\\"
+    "\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017"
+    "\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037";
+
 void
 ctl_quoted(const char *s, int label)
 {
-	putchar('"');
+	size_t n;
+
+	/* one lock per string and plain runs whole: show quotes 100,000 names */
+	flockfile(stdout);
+	putchar_unlocked('"');
 	for (; *s; s++) {
+		if ((n = strcspn(s, quoted_special)) > 0) {
+			fwrite_unlocked(s, 1, n, stdout);
+			if (*(s += n) == '\0')
+				break;
+		}
 		if (*s == '"' || *s == '\\')
 			printf("\\%c", *s);
 		else if (*s == '\n')
 			printf("\\n");
-		else if ((unsigned char)*s < 0x20)
-			printf(label ? " " : "\\u%04x", *s);
 		else
-			putchar(*s);
+			printf(label ? " " : "\\u%04x", *s);
 	}
-	putchar('"');
+	putchar_unlocked('"');
+	funlockfile(stdout);
 }
 
 void

@@ -21,6 +21,9 @@ X509 *ctl_read_certs(const char *file, STACK_OF(X509) *certs);
  */
 unsigned char *ctl_read_file(const char *file, long *len);
 
+/* ctl_read_file of `file` relative to the directory open as `at`. */
+unsigned char *ctl_read_file_at(int at, const char *file, long *len);
+
 /* TIME: seconds since the epoch, or YYYY-MM-DD[THH:MM:SS][Z], UTC. */
 time_t ctl_parse_time(const char *s);
 

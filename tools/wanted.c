@@ -47,6 +47,10 @@ ctl_wanted_open(const char *dir, int create)
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* a link in its place: ELOOP, whatever it names (ENOTDIR otherwise) */
+	if (fd < 0 && errno == ENOTDIR && lstat(path, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errno = ELOOP;
 	if (fd >= 0 || errno != ENOENT || !create)
 		return fd;
 	/* only inside a staple directory that is there: never its parents */
@@ -58,6 +62,12 @@ ctl_wanted_open(const char *dir, int create)
 	    O_CLOEXEC)) >= 0)
 		fchmod(fd, 0755);	/* whatever the umask was */
 	return fd;
+}
+
+const char *
+ctl_wanted_error(int err)
+{
+	return err == ELOOP ? "a symbolic link: not followed" : strerror(err);
 }
 
 long
@@ -246,6 +256,42 @@ entry_judge(struct ctl_entry *e, time_t now)
 static void entry_load(int dfd, const char *name, time_t now,
     struct ctl_entry *e);
 
+/*
+ * Whether the file the entry names still holds its leaf. Only a load of
+ * the certificate touches an entry, and a server that loaded it once and
+ * never reloaded still serves it: aged by its mtime alone, its staple
+ * would go while in use. The path comes from the entry, so it is read as
+ * untrusted: a regular file (no FIFO, no device) of at most
+ * STAPLE_FILE_MAX, certificates compared by fingerprint.
+ */
+static int
+entry_installed(const struct ctl_entry *e)
+{
+	unsigned char want[20], fp[20], *buf;
+	const char *p, *end;
+	long len = 0;
+	int found = 0;
+	X509 *x;
+
+	if (e->certfile[0] != '/' || e->leaf == NULL ||
+	    !staple_x509_sha1(e->leaf, want) ||
+	    (buf = ctl_read_file(e->certfile, &len)) == NULL)
+		return 0;
+	for (p = (const char *)buf, end = p + len; !found && p < end; ) {
+		if ((p = memmem(p, end - p, PEM_BEGIN, strlen(PEM_BEGIN))) ==
+		    NULL)
+			break;
+		if ((x = pem_block(&p, end)) == NULL) {
+			p += strlen(PEM_BEGIN);
+			continue;
+		}
+		found = staple_x509_sha1(x, fp) && memcmp(fp, want, 20) == 0;
+		ossl.X509_free(x);
+	}
+	free(buf);
+	return found;
+}
+
 /* Read and judge the entry `name` of the register `dfd`. */
 static void
 entry_read(int dfd, const char *name, time_t now, long max_age,
@@ -260,8 +306,11 @@ entry_read(int dfd, const char *name, time_t now, long max_age,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		e->seen = st.st_mtime;
 	entry_load(dfd, name, now, e);
-	/* any entry, a bad one too, leaves when no program saw it for long */
-	if (e->seen != 0 && now - e->seen > max_age) {
+	/*
+	 * any entry, a bad one too, leaves when no program saw it for long,
+	 * unless the file it was loaded from still holds it
+	 */
+	if (e->seen != 0 && now - e->seen > max_age && !entry_installed(e)) {
 		e->state = W_AGED;
 		ctl_stamp(stamp, sizeof(stamp), e->seen);
 		snprintf(e->why, sizeof(e->why), "not seen by any program since"

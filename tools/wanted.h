@@ -43,6 +43,9 @@ struct ctl_entry {
  */
 int ctl_wanted_open(const char *dir, int create);
 
+/* Why ctl_wanted_open failed, for a person (a link: not followed). */
+const char *ctl_wanted_error(int err);
+
 /*
  * Every entry of the register `fd`, sorted by name, judged at `now` with
  * entries older than `max_age` seconds aged; *n of them (malloc()ed).

@@ -160,7 +160,8 @@ ctl_wanted_show(char **dirs, int ndirs, int json, long warn)
 	for (int d = 0; d < ndirs; d++) {
 		if (!load(dirs[d], &e, &n, &st) && !json)
 			printf("%s/%s: %s\n", dirs[d], CTL_WANTED_DIR,
-			    errno == ENOENT ? "no register" : strerror(errno));
+			    errno == ENOENT ? "no register" :
+			    ctl_wanted_error(errno));
 		for (size_t i = 0; i < n; i++, shown++) {
 			view_entry(dirs[d], &e[i], &st, now, warn, &v);
 			bad |= v.attention;
