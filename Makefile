@@ -129,7 +129,7 @@ SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omi
 # library's memory use; `make test` runs them.
 ASAN_SKIP = tests/build.bats tests/glibc-floor.bats tests/dist.bats tests/docs.bats \
 	tests/install.bats tests/deb.bats tests/check.bats tests/staplectl-hosts.bats \
-	tests/debian11.bats tests/debian13.bats tests/arm64.bats
+	tests/debian11.bats tests/debian13.bats tests/arm64.bats tests/systemd.bats
 ASAN_TESTS = $(filter-out $(ASAN_SKIP),$(wildcard tests/*.bats))
 check-asan: $(SRCS) $(HDRS) preload/exports.map all $(TEST_TOOLS)
 	mkdir -p $(dir $(ASAN_LIB))

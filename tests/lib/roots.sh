@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # roots.sh - whole Debian systems for the tests that prove libstaple on
 # other systems than the one it is built on (tests/debian11.bats,
-# tests/debian13.bats, tests/arm64.bats): roots made with mmdebstrap from
-# the Debian archive, entered with chroot (amd64) or run under
-# qemu-aarch64-static -L ROOT (arm64, no binfmt needed), so that every
-# program runs with the root's own glibc, libssl and configuration.
+# tests/debian13.bats, tests/arm64.bats, tests/systemd.bats): roots made
+# with mmdebstrap from the Debian archive, entered with chroot (amd64),
+# run under qemu-aarch64-static -L ROOT (arm64, no binfmt needed) or booted
+# (systemd), so that every program runs with the root's own glibc, libssl
+# and configuration.
 #
 # Source this file (in bats: `load lib/roots.sh`); it only defines
 # functions and the settings below. Functions report problems on stderr
@@ -19,7 +20,10 @@
 #                                  OpenSSL 1.0.2k cross-built for aarch64 (cached)
 #
 # Nothing is mounted in the roots: the programs the tests run need neither
-# /proc nor more of /dev than the device nodes mmdebstrap makes.#
+# /proc nor more of /dev than the device nodes mmdebstrap makes. The
+# bookworm-systemd root is booted instead (tests/lib/systemd.sh), over an
+# overlay that leaves it as it was.
+#
 # The roots live in $STAPLE_ROOTS (default tests/.work/roots), one
 # directory a root: NAME/root (the system) and NAME/stamp (what it was made
 # from: suite, architecture, variant, mirror, packages). A root whose stamp
@@ -39,6 +43,9 @@
 ROOTS_SPEC_bullseye="bullseye amd64 apt gcc,make,libc6-dev,openssl,ca-certificates,nginx-light,curl,python3,postfix,procps"
 ROOTS_SPEC_trixie="trixie amd64 apt openssl,ca-certificates,nginx,curl,python3,procps"
 ROOTS_SPEC_bookworm_arm64="bookworm arm64 extract libc6,openssl,libssl3,curl,libcurl4,ca-certificates"
+# bookworm-systemd: Debian 12 to boot with systemd-nspawn (systemd 252 as
+#   its PID 1, D-Bus), for the package's units (tests/systemd.bats).
+ROOTS_SPEC_bookworm_systemd="bookworm amd64 apt systemd,systemd-sysv,dbus,openssl,ca-certificates,procps"
 
 ROOTS_MIRROR=${STAPLE_ROOTS_MIRROR:-http://deb.debian.org/debian}
 
