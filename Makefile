@@ -77,16 +77,11 @@ tests/.work/mkcrl: tests/lib/mkcrl.c
 	mkdir -p tests/.work
 	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -o $@ $< -lcrypto
 
-# The refresher's CRL index files, written for the tests (tests/crl.bats), and
-# the CRL lookup timed beside OpenSSL's X509_STORE check (bench/run), both
+# The refresher's CRL index files, written for the tests (tests/crl.bats)
 # with libstaple's own objects.
 tests/.work/crlindex: tests/lib/crlindex.c $(CTL_OBJS)
 	mkdir -p tests/.work
 	$(CC) -std=gnu99 $(WARN) $(FLOOR) $(CFLAGS) -o $@ $< $(CTL_OBJS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
-tests/.work/bench_crl: bench/crl.c $(CTL_OBJS)
-	mkdir -p tests/.work
-	$(CC) -std=gnu99 $(WARN) $(FLOOR) $(CFLAGS) -o $@ $< $(CTL_OBJS) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
-
 # A server that closes every descriptor after setup (tests/server-descriptors.bats).
 tests/.work/fdsweep: tests/lib/fdsweep.c
 	mkdir -p tests/.work
