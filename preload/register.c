@@ -20,15 +20,19 @@
 /*
  * Whether this process may write into the register `st`: any process where
  * the file system lets it, but one run by root or in secure execution only
- * into a directory that root owns and root alone can write, as for the
- * staple directory: whoever else could write there could have planted what
- * such a process then writes over or through.
+ * into a directory that root owns and others cannot write. Its group may:
+ * an operator grants one to servers that do not run as root (Dovecot's
+ * login processes), and what a member could plant there buys nothing, for
+ * nothing here goes through a name another may have made: a new entry is
+ * an O_EXCL|O_NOFOLLOW temporary renamed into place, an old one is touched
+ * without following a link, and nothing is read back. Entries are
+ * untrusted input to the refresher, whoever wrote them.
  */
 static int
 staple_register_trusted(const struct stat *st)
 {
 	return (!staple_conf_secure() && geteuid() != 0) ||
-	    (st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH)));
+	    (st->st_uid == 0 && !(st->st_mode & S_IWOTH));
 }
 
 /* Whether `name` is a plain name of the register itself, not a temporary's. */
@@ -181,7 +185,7 @@ staple_register_why(int reason)
 	switch (reason) {
 	case STAPLE_REGISTER_UNTRUSTED:
 		return "not used: a privileged process writes only into a"
-		    " register owned by root and writable by root alone";
+		    " register owned by root that others cannot write";
 	case STAPLE_REGISTER_NOT_REGULAR:
 		return "an entry's name is taken by something that is not a"
 		    " regular file (a symbolic link?)";

@@ -218,8 +218,8 @@ both_staple() {
     [ "$(log_lines)" = "$(refused "No space left on device" /CN=rsa.test)" ]
 }
 
-@test "a register owned by another user, or writable by a group (server as root): not used, one line" {
-    local why="not used: a privileged process writes only into a register owned by root and writable by root alone"
+@test "a register owned by another user, or writable by others (server as root): not used, one line; writable by a group: used" {
+    local why="not used: a privileged process writes only into a register owned by root that others cannot write"
     chown 65534 "$REG"
     staples rsa
     server "$PORT" rsa
@@ -228,11 +228,18 @@ both_staple() {
     [ "$(log_lines)" = "$(refused "$why" /CN=rsa.test)" ]
     kill_bg
     : >"$LIBSTAPLE_LOG"
-    chown 0:65534 "$REG" && chmod 0775 "$REG"
+    chown 0:0 "$REG" && chmod 0777 "$REG"
     server "$PORT" rsa
     [ "$(staple "$PORT")" = "$(cat "$A/rsa.serial") good" ]
     [ -z "$(ls -A "$REG")" ]
     [ "$(log_lines)" = "$(refused "$why" /CN=rsa.test)" ]
+    kill_bg
+    : >"$LIBSTAPLE_LOG"
+    # a group granted (for servers that do not run as root): root writes too
+    chown 0:65534 "$REG" && chmod 0775 "$REG"
+    server "$PORT" rsa
+    [ "$(staple "$PORT")" = "$(cat "$A/rsa.serial") good" ]
+    [ "$(ls -A "$REG")" = "$(entry rsa)" ]
 }
 
 @test "symbolic links planted as entry names: never followed, their targets unchanged, one line" {
