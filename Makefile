@@ -112,6 +112,10 @@ bench: all
 bench-crl: all
 	bench/crl
 
+# The nginx scale figures of `make bench` alone (memory, start, reload).
+bench-scale: all
+	bench/scale
+
 # The library built with AddressSanitizer + UBSan, and the whole suite under it.
 ASAN_LIB = tests/.work/asan/libstaple.so
 # STAPLE_VET_BUDGET_SCALE: the sanitized library vets staples several times
@@ -226,4 +230,4 @@ clean:
 	rm -f libstaple.so staplectl preload/*.o libstaple-*.tar.gz libstaple-*.tar.gz.sha256
 	rm -rf tests/.work
 
-.PHONY: all test demo bench bench-crl deb dist check-asan check-tsan check-valgrind fuzz fuzz-build install clean
+.PHONY: all test demo bench bench-crl bench-scale deb dist check-asan check-tsan check-valgrind fuzz fuzz-build install clean
