@@ -28,7 +28,7 @@ mkleaf() {
         -keyout "$W/$name.key" -subj "/CN=${CN:-$name}.test" -out "$W/$name.csr" 2>/dev/null
     {
         echo 'basicConstraints = CA:false'
-        echo "subjectAltName = DNS:$name.test"
+        echo "subjectAltName = DNS:${CN:-$name}.test"
         [[ $url == none ]] || echo "authorityInfoAccess = OCSP;URI:$url"
         [[ -z ${MUST:-} ]] || echo 'tlsfeature = status_request'
     } >"$W/$name.ext"
@@ -67,7 +67,7 @@ setup_file() {
     KEY=rsa mkleaf vrsa "$url"
     mkleaf vecdsa "$url"
     MUST=1 mkleaf vmust "$url"
-    MUST=1 mkleaf vmust2 "$url"
+    CN=vmust MUST=1 mkleaf vmust2 "$url"    # a renewal of vmust
     # a PKI directory as tests/lib/mail.bash wants one, of leaves with AIA
     mkdir -p "$W/pf"
     cp "$PKI/ca.pem" "$W/pf/"
