@@ -38,8 +38,9 @@ setup() {
     # - BadCRLSignatureCACRL: signature BIT STRING with an unused bit, which
     #   no RSA signature has (PKITS 4.4.3 wants this CRL rejected)
     # - crl_bad_version: version 3 (5.1.2.1: 2, integer 1, when present)
-    # - crl_dup_entry_ext: reasonCode twice in one entry (4.2: one instance
-    #   of an extension at most; which reason would count?)
+    # - crl_dup_entry_ext: reasonCode twice in one entry (4.2 allows one
+    #   instance of an extension per certificate; the reader holds a CRL
+    #   entry to the same: which of two reasons would count?)
     # - crl_unrecognized_extension: an unknown extension whose extnValue is
     #   the bytes "abcdef", not the DER encoding 4.1 requires
     [ "$(grep '^reader-refused ' "$T/words" | sort | xargs)" = "$(printf '%s\n' \
