@@ -673,8 +673,8 @@ assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 
 # Dovecot loads its certificate in imap-login only, as dovenull (user and
 # group, no other group), right at the start of each login process, before
 # it accepts a connection: from the PEM text its config process (root) read
-# out of ssl_cert's file, so the entry names no file. The master, config and
-# auth processes load none. imap-login serves one connection per process
+# out of ssl_cert's file, so the entry names no file. No other process (master,
+# config, auth) registers it. imap-login serves one connection per process
 # (service_count = 1), a new spare waiting meanwhile (process_min_avail), so
 # every connection is a new process that loads the certificate again: each
 # that may not write the register logs its one line. The local_name (SNI)
