@@ -24,11 +24,11 @@ crl_vectors_der() {
     for f in "$CRL_VECTORS"/PKITS_data/crls/*.crl "$CRL_VECTORS"/custom/crl_*.der; do
         cp "$f" "$out/" || return 1
     done
-    for f in $(grep -rl -e '-----BEGIN X509 CRL-----' "$CRL_VECTORS"); do
+    while read -r f; do
         sed -n '/-----BEGIN X509 CRL-----/,/-----END X509 CRL-----/p' "$f" |
             grep -v -e '-----' | base64 -d >"$out/$(basename "$f" .pem).der" || {
             echo "crlvectors: $f does not decode" >&2
             return 1
         }
-    done
+    done < <(grep -rl -e '-----BEGIN X509 CRL-----' "$CRL_VECTORS")
 }
