@@ -342,7 +342,14 @@ crl_dir_mixed() {
     "$MKCRL" --delta 2 "$PKI/int.pem" "$PKI/int.key" "$CRLDIR/f.crl"
     echo junk >"$CRLDIR/g.crl"
     : >"$CRLDIR/.a.crl.index"    # dot files are not the library's: not shown
-    NOW=$(date +%s)
+    # show runs at NOW, a clock stopped half a minute on: ages and times
+    # left are the same to the second however fast the test runs
+    NOW=$(($(date +%s) + 30))
+}
+
+# ctl_at_now ARGS: staplectl ARGS with the clock stopped at $NOW.
+ctl_at_now() {
+    TZ=UTC faketime -f "$(date -u -d "@$NOW" '+%Y-%m-%d %H:%M:%S')" "$CTL" "$@"
 }
 
 # crl_line FILE: "this T (age A) next T" of the CRL FILE, as show prints it.
@@ -367,7 +374,7 @@ span() {
 @test "show: the CRL directory after the staples, one line per CRL: issuer, entries, age, next update, state" {
     crl_dir_mixed
     int='CRL issuer /CN=libstaple test intermediate'
-    run "$CTL" show --warn 1h --issuer "$PKI/int.pem"
+    run ctl_at_now show --warn 1h --issuer "$PKI/int.pem"
     [ "$status" -eq 1 ]
     [ "${lines[0]}" = "$CRLDIR/a.crl: $int entries 1 $(crl_times "$CRLDIR/a.crl"): current (23h59m left)" ]
     [ "${lines[1]}" = "$CRLDIR/b.crl: $int entries 0 $(crl_times "$CRLDIR/b.crl"): past its next update (1h0m ago): used within crl_grace" ]
@@ -379,11 +386,11 @@ span() {
     [ "${#lines[@]}" -eq 7 ]
     # only the current one: nothing needs attention
     rm "$CRLDIR"/[b-g].crl
-    run "$CTL" show --warn 1h --issuer "$PKI/int.pem"
+    run ctl_at_now show --warn 1h --issuer "$PKI/int.pem"
     [ "$status" -eq 0 ]
     [ "${#lines[@]}" -eq 1 ]
     # a CRL file named is shown as one too
-    run "$CTL" show --warn 1d --issuer "$PKI/int.pem" "$CRLDIR/a.crl"
+    run ctl_at_now show --warn 1d --issuer "$PKI/int.pem" "$CRLDIR/a.crl"
     [ "$status" -eq 1 ]
     [ "$output" = "$CRLDIR/a.crl: $int entries 1 $(crl_times "$CRLDIR/a.crl"): current (23h59m left), expires within --warn" ]
 }
@@ -391,7 +398,7 @@ span() {
 @test "show --json and metrics: the CRLs' gauges" {
     crl_dir_mixed
     rm "$CRLDIR"/[c-f].crl
-    run "$CTL" show --json --warn 1h --issuer "$PKI/int.pem"
+    run ctl_at_now show --json --warn 1h --issuer "$PKI/int.pem"
     [ "$status" -eq 1 ]
     python3 - "$output" "$CRLDIR" <<'PY'
 import json, sys
@@ -405,7 +412,7 @@ assert a["used"] is True and a["attention"] is False and 86000 < a["seconds_left
 assert crls["b.crl"]["used"] is True and crls["b.crl"]["attention"] is True
 assert crls["g.crl"]["text"] == "not a CRL (not DER)"
 PY
-    run "$CTL" metrics --warn 1h --issuer "$PKI/int.pem"
+    run ctl_at_now metrics --warn 1h --issuer "$PKI/int.pem"
     [ "$status" -eq 1 ]
     i='issuer="/CN=libstaple test intermediate"'
     left=$(($(date -u -d "$(openssl crl -inform DER -in "$CRLDIR/a.crl" -noout -nextupdate | cut -d= -f2)" +%s) - NOW))
@@ -420,7 +427,7 @@ PY
     [ "$(grep -c '^libstaple_crl_entries{' <<<"$output")" -eq 2 ]
     # no CRL directory: the staple-only output, unchanged
     rm -r "$CRLDIR"
-    run "$CTL" metrics
+    run ctl_at_now metrics
     [ "$status" -eq 0 ]
     [[ $output != *libstaple_crl* ]]
     [ "${lines[-1]}" = "libstaple_staples_attention 0" ]

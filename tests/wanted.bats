@@ -28,7 +28,7 @@ mkleaf() {
         -keyout "$W/$name.key" -subj "/CN=${CN:-$name}.test" -out "$W/$name.csr" 2>/dev/null
     {
         echo 'basicConstraints = CA:false'
-        echo "subjectAltName = DNS:$name.test"
+        echo "subjectAltName = DNS:${CN:-$name}.test"
         [[ $url == none ]] || echo "authorityInfoAccess = OCSP;URI:$url"
         [[ -z ${MUST:-} ]] || echo 'tlsfeature = status_request'
     } >"$W/$name.ext"
@@ -67,7 +67,7 @@ setup_file() {
     KEY=rsa mkleaf vrsa "$url"
     mkleaf vecdsa "$url"
     MUST=1 mkleaf vmust "$url"
-    MUST=1 mkleaf vmust2 "$url"
+    CN=vmust MUST=1 mkleaf vmust2 "$url"    # a renewal of vmust
     # a PKI directory as tests/lib/mail.bash wants one, of leaves with AIA
     mkdir -p "$W/pf"
     cp "$PKI/ca.pem" "$W/pf/"
@@ -75,6 +75,8 @@ setup_file() {
     cp "$W/vrsa.key" "$W/pf/rsa.key"
     cp "$W/vecdsa.full.pem" "$W/pf/ecdsa.full.pem"
     cp "$W/vecdsa.key" "$W/pf/ecdsa.key"
+    # Dovecot's SNI host: the shared PKI's, which names no responder
+    cp "$PKI/vhost.full.pem" "$PKI/vhost.key" "$W/pf/"
     chmod -R go+rX "$W/pf"
 }
 
@@ -666,6 +668,65 @@ assert d["summary"] == {"certificates": 1, "fetched": 1, "fresh": 0, "no_ocsp": 
     [ "${lines[-1]}" = "refresh: 2 certificates: 2 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
     PKI=$W/pf staple_within 15 "$(cat "$W/vrsa.serial") good" "$PORT" -starttls smtp -sigalgs rsa_pss_rsae_sha256
     PKI=$W/pf staple_within 15 "$(cat "$W/vecdsa.serial") good" "$PORT" -starttls smtp -sigalgs ecdsa_secp256r1_sha256
+}
+
+# Dovecot loads its certificate in imap-login only, as dovenull (user and
+# group, no other group), right at the start of each login process, before
+# it accepts a connection: from the PEM text its config process (root) read
+# out of ssl_cert's file, so the entry names no file. No other process (master,
+# config, auth) registers it. imap-login serves one connection per process
+# (service_count = 1), a new spare waiting meanwhile (process_min_avail), so
+# every connection is a new process that loads the certificate again: each
+# that may not write the register logs its one line. The local_name (SNI)
+# certificates are loaded only when a client names them.
+@test "end to end: Dovecot's imap-login registers its certificate in a register granted to dovenull; one refresh and it staples" {
+    if ! command -v dovecot >/dev/null; then
+        [[ -z ${CI:-} ]] || { echo "dovecot missing" >&2; return 1; }
+        skip "needs dovecot-imapd"
+    fi
+    responder
+    mail_setup
+    mkdir -p "$REG" && chmod 0755 "$REG"
+    PORT=$(free_port)
+    PKI=$W/pf dovecot_config "$PORT" "$EXAMPLES/dovecot/conf.d/99-libstaple.conf"
+    mail_envs "$EXAMPLES/dovecot/dovecot.service.d/libstaple.conf"
+    # the register root's alone (0755): nothing written, each login process
+    # one line, and Dovecot serves TLS as before
+    dovecot_start "$PORT" "${ENVS[@]}"
+    [ "$(PKI=$W/pf staple "$PORT")" = none ]
+    [[ "$(PKI=$W/pf imap_greeting "$PORT")" == "* OK "*"Dovecot"*"ready." ]]
+    dovecot_stop
+    [ -z "$(ls -A "$REG")" ]
+    local why pid
+    why="register $REG: Permission denied: the certificate of /CN=vrsa.test is not"
+    why+=" registered; for staplectl refresh to fetch its staple, list it (and the other"
+    why+=" certificates this process loads) in certs = in $LIBSTAPLE_CONF"
+    [ "$(sed -n 's/^libstaple\[[0-9]*\]: warn: \(.*regist.*\)/\1/p' "$T/staple.log" | sort -u)" = "$why" ]
+    [ "$(grep -c 'regist' "$T/staple.log")" = "$(grep -c "^libstaple\[[0-9]*\]: warn: register $REG: " "$T/staple.log")" ]
+    # the process that served the handshake logged it once
+    pid=$(sed -n 's/^libstaple\[\([0-9]*\)\]: warn: \/CN=vrsa.test (serial .*): no staple in .*/\1/p' "$T/staple.log")
+    [[ $pid =~ ^[0-9]+$ ]]
+    [ "$(grep -c "^libstaple\[$pid\]: warn: register " "$T/staple.log")" -eq 1 ]
+    # granted to dovenull: the first login process registers the certificate
+    chgrp dovenull "$REG" && chmod 0775 "$REG"
+    : >"$T/staple.log"
+    dovecot_start "$PORT" "${ENVS[@]}"
+    [ "$(PKI=$W/pf staple "$PORT")" = none ]
+    [ "$(ls -A "$REG")" = "$(name vrsa).pem" ]
+    diff <(printf '# libstaple register entry\n# program: imap-login\n'
+        openssl x509 -in "$W/vrsa.pem"; openssl x509 -in "$PKI/int.pem") "$REG/$(name vrsa).pem"
+    [ "$(stat -c '%U:%G %a' "$REG/$(name vrsa).pem")" = "dovenull:dovenull 644" ]
+    run grep -c 'regist' "$T/staple.log"
+    [ "$output" = 0 ]
+    run "$CTL" refresh
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[-1]}" = "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]
+    [ "$(asked)" = "$(cat "$W/vrsa.serial")" ]
+    PKI=$W/pf staple_within 15 "$(cat "$W/vrsa.serial") good" "$PORT"
+    run "$CTL" verify --cert "$W/vrsa.full.pem" "$T/staples/$(name vrsa).der"
+    [ "$output" = good ]
+    [[ "$(PKI=$W/pf imap_greeting "$PORT")" == "* OK "*"Dovecot"*"ready." ]]
 }
 
 @test "a register that is a symbolic link is not read through, and nothing is made in its place" {
