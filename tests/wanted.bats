@@ -477,11 +477,14 @@ vhosts_conf() {
         run "$CTL" verify --cert "$W/$l.full.pem" "$T/staples/$(name $l).der"
         [ "$output" = good ]
     done
-    # a Must-Staple client under the preload now connects
-    run env LD_PRELOAD="$PRELOAD" LIBSTAPLE_POLICY=require curl -sS --cacert "$PKI/ca.pem" \
-        --resolve "vmust.test:$PORT:127.0.0.1" "https://vmust.test:$PORT/"
-    [ "$status" -eq 0 ]
-    [ "$output" = vmust ]
+    # a Must-Staple client under the preload now connects (not under
+    # `make check-asan`: curl hangs in setlocale under libasan alone)
+    if [[ -z $PRELOAD_BASE ]]; then
+        run timeout 30 env LD_PRELOAD="$PRELOAD" LIBSTAPLE_POLICY=require curl -sS \
+            --cacert "$PKI/ca.pem" --resolve "vmust.test:$PORT:127.0.0.1" "https://vmust.test:$PORT/"
+        [ "$status" -eq 0 ]
+        [ "$output" = vmust ]
+    fi
 }
 
 # units_copy: the refresh units in $T/unit, running this tree's staplectl.
