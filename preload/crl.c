@@ -10,80 +10,22 @@
 #include <string.h>
 
 #include "crl.h"
+#include "tlv.h"
 #include "when.h"
-
-/* A span being read. */
-struct crl_der {
-	const unsigned char *p, *end;
-};
 
 #define CRL_DEPTH 16	/* nesting checked in skipped parts */
 
-/* One TLV from d: *tag, *v its contents, *tlv_start where it began. 0 if malformed. */
-static int
-crl_next(struct crl_der *d, int *tag, struct crl_der *v)
-{
-	size_t len = 0, n;
-
-	if (d->end - d->p < 2 || (d->p[0] & 0x1f) == 0x1f)
-		return 0;	/* no high tag numbers in a CRL */
-	*tag = *d->p++;
-	if (*d->p < 0x80) {
-		len = *d->p++;
-	} else {
-		/* long form, minimal: 1 to 4 length bytes, no leading zero */
-		n = *d->p++ & 0x7f;
-		if (n == 0 || n > 4 || (size_t)(d->end - d->p) < n || *d->p == 0)
-			return 0;
-		while (n-- > 0)
-			len = len << 8 | *d->p++;
-		if (len < 0x80)
-			return 0;
-	}
-	if ((size_t)(d->end - d->p) < len)
-		return 0;
-	v->p = d->p;
-	v->end = d->p + len;
-	d->p += len;
-	return 1;
-}
-
-static int
-crl_take(struct crl_der *d, int want, struct crl_der *v)
-{
-	int tag;
-
-	return crl_next(d, &tag, v) && tag == want;
-}
-
-static int
-crl_peek(const struct crl_der *d, int tag)
-{
-	return d->p < d->end && *d->p == tag;
-}
-
-static int
-crl_oid_ok(struct crl_der v)
-{
-	if (v.p == v.end || (v.end[-1] & 0x80))
-		return 0;
-	for (const unsigned char *q = v.p; q < v.end; q++)
-		if (*q == 0x80 && (q == v.p || !(q[-1] & 0x80)))
-			return 0;	/* a subidentifier with a leading zero */
-	return 1;
-}
-
 /* Whether v is a sequence of well-formed TLVs, `depth` levels deep. */
 static int
-crl_wellformed(struct crl_der v, int depth)
+crl_wellformed(struct staple_tlv v, int depth)
 {
-	struct crl_der c;
+	struct staple_tlv c;
 	int tag;
 
 	while (v.p < v.end) {
-		if (!crl_next(&v, &tag, &c))
+		if (!staple_tlv_next(&v, &tag, &c))
 			return 0;
-		if (tag == 0x06 && !crl_oid_ok(c))
+		if (tag == 0x06 && !staple_tlv_oid_ok(c))
 			return 0;
 		if ((tag == 0x05 && c.p != c.end) || (tag == 0x01 &&
 		    (c.end - c.p != 1 || (*c.p != 0 && *c.p != 0xff))))
@@ -96,7 +38,7 @@ crl_wellformed(struct crl_der v, int depth)
 
 /* Whether v is a minimal INTEGER's contents. */
 static int
-crl_int_ok(struct crl_der v)
+crl_int_ok(struct staple_tlv v)
 {
 	size_t len = (size_t)(v.end - v.p);
 
@@ -107,19 +49,19 @@ crl_int_ok(struct crl_der v)
 
 /* An AlgorithmIdentifier: OID and at most one well-formed parameter. */
 static int
-crl_algorithm(struct crl_der *d, struct crl_der *whole)
+crl_algorithm(struct staple_tlv *d, struct staple_tlv *whole)
 {
-	struct crl_der a, oid;
+	struct staple_tlv a, oid;
 	const unsigned char *start = d->p;
 
-	if (!crl_take(d, 0x30, &a) || !crl_take(&a, 0x06, &oid) ||
-	    !crl_oid_ok(oid) || !crl_wellformed(a, CRL_DEPTH))
+	if (!staple_tlv_take(d, 0x30, &a) || !staple_tlv_take(&a, 0x06, &oid) ||
+	    !staple_tlv_oid_ok(oid) || !crl_wellformed(a, CRL_DEPTH))
 		return 0;
 	if (a.p < a.end) {
-		struct crl_der param;
+		struct staple_tlv param;
 		int tag;
 
-		if (!crl_next(&a, &tag, &param) || a.p != a.end)
+		if (!staple_tlv_next(&a, &tag, &param) || a.p != a.end)
 			return 0;
 	}
 	whole->p = start;
@@ -132,21 +74,21 @@ crl_algorithm(struct crl_der *d, struct crl_der *whole)
  * well-formed value }.
  */
 static int
-crl_name(struct crl_der *d, struct staple_span *whole)
+crl_name(struct staple_tlv *d, struct staple_span *whole)
 {
 	const unsigned char *start = d->p;
-	struct crl_der name, rdn, atv, oid, v;
+	struct staple_tlv name, rdn, atv, oid, v;
 	int tag;
 
-	if (!crl_take(d, 0x30, &name))
+	if (!staple_tlv_take(d, 0x30, &name))
 		return 0;
 	while (name.p < name.end) {
-		if (!crl_take(&name, 0x31, &rdn) || rdn.p == rdn.end)
+		if (!staple_tlv_take(&name, 0x31, &rdn) || rdn.p == rdn.end)
 			return 0;
 		while (rdn.p < rdn.end)
-			if (!crl_take(&rdn, 0x30, &atv) ||
-			    !crl_take(&atv, 0x06, &oid) || !crl_oid_ok(oid) ||
-			    !crl_next(&atv, &tag, &v) || atv.p != atv.end ||
+			if (!staple_tlv_take(&rdn, 0x30, &atv) ||
+			    !staple_tlv_take(&atv, 0x06, &oid) || !staple_tlv_oid_ok(oid) ||
+			    !staple_tlv_next(&atv, &tag, &v) || atv.p != atv.end ||
 			    ((tag & 0x20) && !crl_wellformed(v, CRL_DEPTH)))
 				return 0;
 	}
@@ -157,12 +99,12 @@ crl_name(struct crl_der *d, struct staple_span *whole)
 
 /* A Time (UTCTime or GeneralizedTime) into *t; *bad set when unreadable. */
 static int
-crl_time(struct crl_der *d, time_t *t, unsigned *flags)
+crl_time(struct staple_tlv *d, time_t *t, unsigned *flags)
 {
-	struct crl_der v;
+	struct staple_tlv v;
 	int tag;
 
-	if (!crl_next(d, &tag, &v) || (tag != STAPLE_UTCTIME &&
+	if (!staple_tlv_next(d, &tag, &v) || (tag != STAPLE_UTCTIME &&
 	    tag != STAPLE_GENERALIZEDTIME))
 		return 0;
 	if (!staple_time_parse(tag, v.p, (size_t)(v.end - v.p), t))
@@ -172,7 +114,7 @@ crl_time(struct crl_der *d, time_t *t, unsigned *flags)
 
 /* Whether oid is 2.5.29.`last` (id-ce). */
 static int
-crl_id_ce(struct crl_der oid, int last)
+crl_id_ce(struct staple_tlv oid, int last)
 {
 	return oid.end - oid.p == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1d &&
 	    oid.p[2] == last;
@@ -180,43 +122,43 @@ crl_id_ce(struct crl_der oid, int last)
 
 /* One extension: its OID, criticality and value; 0 if malformed. */
 static int
-crl_extension(struct crl_der *list, struct crl_der *oid, int *critical,
-    struct crl_der *value)
+crl_extension(struct staple_tlv *list, struct staple_tlv *oid, int *critical,
+    struct staple_tlv *value)
 {
-	struct crl_der ext, b;
+	struct staple_tlv ext, b;
 
 	*critical = 0;
-	if (!crl_take(list, 0x30, &ext) || !crl_take(&ext, 0x06, oid) ||
-	    !crl_oid_ok(*oid))
+	if (!staple_tlv_take(list, 0x30, &ext) || !staple_tlv_take(&ext, 0x06, oid) ||
+	    !staple_tlv_oid_ok(*oid))
 		return 0;
-	if (crl_peek(&ext, 0x01)) {
+	if (staple_tlv_peek(&ext, 0x01)) {
 		/* DER writes no FALSE default */
-		if (!crl_take(&ext, 0x01, &b) || b.end - b.p != 1 || *b.p != 0xff)
+		if (!staple_tlv_take(&ext, 0x01, &b) || b.end - b.p != 1 || *b.p != 0xff)
 			return 0;
 		*critical = 1;
 	}
-	return crl_take(&ext, 0x04, value) && ext.p == ext.end;
+	return staple_tlv_take(&ext, 0x04, value) && ext.p == ext.end;
 }
 
 /* A BOOLEAN that DER writes only when TRUE: [n] IMPLICIT BOOLEAN = 0xFF. */
 static int
-crl_true(struct crl_der v)
+crl_true(struct staple_tlv v)
 {
 	return v.end - v.p == 1 && *v.p == 0xff;
 }
 
 /* URIs of a GeneralNames into uris; *other set when it names anything else. */
 static int
-crl_general_uris(struct crl_der names, struct staple_span *uris, int *n,
+crl_general_uris(struct staple_tlv names, struct staple_span *uris, int *n,
     int max, int *other)
 {
-	struct crl_der v;
+	struct staple_tlv v;
 	int tag;
 
 	if (names.p == names.end)
 		return 0;
 	while (names.p < names.end) {
-		if (!crl_next(&names, &tag, &v) ||
+		if (!staple_tlv_next(&names, &tag, &v) ||
 		    ((tag & 0x20) && !crl_wellformed(v, CRL_DEPTH)))
 			return 0;
 		if (tag == 0x86 && *n < max) {
@@ -231,16 +173,16 @@ crl_general_uris(struct crl_der names, struct staple_span *uris, int *n,
 
 /* issuingDistributionPoint (RFC 5280 5.2.5) into c. */
 static int
-crl_idp(struct crl_der v, struct staple_crl *c)
+crl_idp(struct staple_tlv v, struct staple_crl *c)
 {
-	struct crl_der idp, dpn, names, x;
+	struct staple_tlv idp, dpn, names, x;
 	int other = 0, last = -1, tag;
 
-	if (!crl_take(&v, 0x30, &idp) || v.p != v.end)
+	if (!staple_tlv_take(&v, 0x30, &idp) || v.p != v.end)
 		return 0;
 	c->flags |= STAPLE_CRL_IDP;
-	if (crl_peek(&idp, 0xa0)) {
-		if (!crl_take(&idp, 0xa0, &dpn) || !crl_next(&dpn, &tag, &names) ||
+	if (staple_tlv_peek(&idp, 0xa0)) {
+		if (!staple_tlv_take(&idp, 0xa0, &dpn) || !staple_tlv_next(&dpn, &tag, &names) ||
 		    dpn.p != dpn.end)
 			return 0;
 		if (tag == 0xa0) {
@@ -259,7 +201,7 @@ crl_idp(struct crl_der v, struct staple_crl *c)
 	}
 	/* the rest, in tag order, each at most once */
 	while (idp.p < idp.end) {
-		if (!crl_next(&idp, &tag, &x) || tag < 0x81 || tag > 0x85 ||
+		if (!staple_tlv_next(&idp, &tag, &x) || tag < 0x81 || tag > 0x85 ||
 		    tag <= last)
 			return 0;
 		last = tag;
@@ -282,15 +224,15 @@ crl_idp(struct crl_der v, struct staple_crl *c)
 
 /* authorityKeyIdentifier: its keyIdentifier, if any, into c->akid. */
 static int
-crl_akid(struct crl_der v, struct staple_crl *c)
+crl_akid(struct staple_tlv v, struct staple_crl *c)
 {
-	struct crl_der akid, id;
+	struct staple_tlv akid, id;
 
-	if (!crl_take(&v, 0x30, &akid) || v.p != v.end ||
+	if (!staple_tlv_take(&v, 0x30, &akid) || v.p != v.end ||
 	    !crl_wellformed(akid, CRL_DEPTH))
 		return 0;
-	if (crl_peek(&akid, 0x80)) {
-		if (!crl_take(&akid, 0x80, &id))
+	if (staple_tlv_peek(&akid, 0x80)) {
+		if (!staple_tlv_take(&akid, 0x80, &id))
 			return 0;
 		c->akid.p = id.p;
 		c->akid.len = (size_t)(id.end - id.p);
@@ -300,9 +242,9 @@ crl_akid(struct crl_der v, struct staple_crl *c)
 
 /* crlExtensions. */
 static int
-crl_extensions(struct crl_der list, struct staple_crl *c)
+crl_extensions(struct staple_tlv list, struct staple_crl *c)
 {
-	struct crl_der oid, v, n;
+	struct staple_tlv oid, v, n;
 	int critical, seen_idp = 0, seen_delta = 0, seen_akid = 0;
 
 	if (list.p == list.end)
@@ -314,7 +256,7 @@ crl_extensions(struct crl_der list, struct staple_crl *c)
 			if (seen_idp++ || !crl_idp(v, c))
 				return 0;
 		} else if (crl_id_ce(oid, 27)) {	/* deltaCRLIndicator */
-			if (seen_delta++ || !crl_take(&v, 0x02, &n) ||
+			if (seen_delta++ || !staple_tlv_take(&v, 0x02, &n) ||
 			    v.p != v.end || !crl_int_ok(n))
 				return 0;
 			c->flags |= STAPLE_CRL_DELTA;
@@ -322,7 +264,7 @@ crl_extensions(struct crl_der list, struct staple_crl *c)
 			if (seen_akid++ || !crl_akid(v, c))
 				return 0;
 		} else if (crl_id_ce(oid, 20)) {	/* cRLNumber */
-			if (!crl_take(&v, 0x02, &n) || v.p != v.end ||
+			if (!staple_tlv_take(&v, 0x02, &n) || v.p != v.end ||
 			    !crl_int_ok(n))
 				return 0;
 		} else {
@@ -337,17 +279,17 @@ crl_extensions(struct crl_der list, struct staple_crl *c)
 
 /* One revoked entry's parts. */
 struct crl_entry {
-	struct crl_der serial;
+	struct staple_tlv serial;
 	time_t when;
 	int reason;		/* -1: none */
 };
 
 /* crlEntryExtensions: reasonCode read, certificateIssuer flagged. */
 static int
-crl_entry_extensions(struct crl_der list, struct crl_entry *e,
+crl_entry_extensions(struct staple_tlv list, struct crl_entry *e,
     unsigned *flags)
 {
-	struct crl_der oid, v, code;
+	struct staple_tlv oid, v, code;
 	int critical;
 
 	if (list.p == list.end)
@@ -356,7 +298,7 @@ crl_entry_extensions(struct crl_der list, struct crl_entry *e,
 		if (!crl_extension(&list, &oid, &critical, &v))
 			return 0;
 		if (crl_id_ce(oid, 21)) {		/* reasonCode */
-			if (e->reason >= 0 || !crl_take(&v, 0x0a, &code) ||
+			if (e->reason >= 0 || !staple_tlv_take(&v, 0x0a, &code) ||
 			    v.p != v.end || code.end - code.p != 1 ||
 			    (*code.p & 0x80))
 				return 0;
@@ -378,15 +320,15 @@ crl_entry_extensions(struct crl_der list, struct crl_entry *e,
 
 /* The next revoked entry of `list` into e; 0 if malformed. */
 static int
-crl_entry(struct crl_der *list, struct crl_entry *e, unsigned *flags)
+crl_entry(struct staple_tlv *list, struct crl_entry *e, unsigned *flags)
 {
-	struct crl_der rc, exts;
+	struct staple_tlv rc, exts;
 
 	e->reason = -1;
-	if (!crl_take(list, 0x30, &rc) || !crl_take(&rc, 0x02, &e->serial) ||
+	if (!staple_tlv_take(list, 0x30, &rc) || !staple_tlv_take(&rc, 0x02, &e->serial) ||
 	    !crl_int_ok(e->serial) || !crl_time(&rc, &e->when, flags))
 		return 0;
-	if (rc.p < rc.end && (!crl_take(&rc, 0x30, &exts) ||
+	if (rc.p < rc.end && (!staple_tlv_take(&rc, 0x30, &exts) ||
 	    !crl_entry_extensions(exts, e, flags)))
 		return 0;
 	return rc.p == rc.end;
@@ -394,14 +336,14 @@ crl_entry(struct crl_der *list, struct crl_entry *e, unsigned *flags)
 
 /* The TBSCertList's fields into c. */
 static int
-crl_tbs(struct crl_der tbs, struct staple_crl *c, struct crl_der *sigalg)
+crl_tbs(struct staple_tlv tbs, struct staple_crl *c, struct staple_tlv *sigalg)
 {
-	struct crl_der v, list, exts;
+	struct staple_tlv v, list, exts;
 	struct crl_entry e;
 	int tag;
 
-	if (crl_peek(&tbs, 0x02)) {
-		if (!crl_take(&tbs, 0x02, &v) || v.end - v.p != 1 || *v.p > 1)
+	if (staple_tlv_peek(&tbs, 0x02)) {
+		if (!staple_tlv_take(&tbs, 0x02, &v) || v.end - v.p != 1 || *v.p > 1)
 			return 0;
 	}
 	if (!crl_algorithm(&tbs, sigalg) || !crl_name(&tbs, &c->issuer) ||
@@ -413,8 +355,8 @@ crl_tbs(struct crl_der tbs, struct staple_crl *c, struct crl_der *sigalg)
 			return 0;
 		c->flags |= STAPLE_CRL_NEXT;
 	}
-	if (crl_peek(&tbs, 0x30)) {
-		if (!crl_take(&tbs, 0x30, &list) || list.p == list.end)
+	if (staple_tlv_peek(&tbs, 0x30)) {
+		if (!staple_tlv_take(&tbs, 0x30, &list) || list.p == list.end)
 			return 0;
 		c->entries.p = list.p;
 		c->entries.len = (size_t)(list.end - list.p);
@@ -424,8 +366,8 @@ crl_tbs(struct crl_der tbs, struct staple_crl *c, struct crl_der *sigalg)
 			c->count++;
 		}
 	}
-	if (crl_peek(&tbs, 0xa0)) {
-		if (!crl_next(&tbs, &tag, &v) || !crl_take(&v, 0x30, &exts) ||
+	if (staple_tlv_peek(&tbs, 0xa0)) {
+		if (!staple_tlv_next(&tbs, &tag, &v) || !staple_tlv_take(&v, 0x30, &exts) ||
 		    v.p != v.end || !crl_extensions(exts, c))
 			return 0;
 	}
@@ -435,19 +377,19 @@ crl_tbs(struct crl_der tbs, struct staple_crl *c, struct crl_der *sigalg)
 int
 staple_crl_parse(const unsigned char *der, size_t len, struct staple_crl *c)
 {
-	struct crl_der d = { der, der + len }, cl, tbs, inner, outer, bits;
+	struct staple_tlv d = { der, der + len }, cl, tbs, inner, outer, bits;
 	const unsigned char *start;
 
 	memset(c, 0, sizeof(*c));
-	if (!crl_take(&d, 0x30, &cl) || d.p != d.end)
+	if (!staple_tlv_take(&d, 0x30, &cl) || d.p != d.end)
 		return 0;
 	start = cl.p;
-	if (!crl_take(&cl, 0x30, &tbs))
+	if (!staple_tlv_take(&cl, 0x30, &tbs))
 		return 0;
 	c->tbs.p = start;
 	c->tbs.len = (size_t)(cl.p - start);
 	if (!crl_tbs(tbs, c, &inner) || !crl_algorithm(&cl, &outer) ||
-	    !crl_take(&cl, 0x03, &bits) || cl.p != cl.end ||
+	    !staple_tlv_take(&cl, 0x03, &bits) || cl.p != cl.end ||
 	    bits.end - bits.p < 2 || *bits.p != 0)
 		return 0;
 	/* the algorithm signed must be the one announced (RFC 5280 5.1.1.2) */
@@ -468,17 +410,17 @@ int
 staple_crl_dp_uris(const unsigned char *ext, size_t len,
     struct staple_span *uris, int max)
 {
-	struct crl_der d = { ext, ext + len }, list, dp, dpn, names;
+	struct staple_tlv d = { ext, ext + len }, list, dp, dpn, names;
 	int n = 0, other = 0, tag;
 
-	if (!crl_take(&d, 0x30, &list) || d.p != d.end || list.p == list.end)
+	if (!staple_tlv_take(&d, 0x30, &list) || d.p != d.end || list.p == list.end)
 		return -1;
 	while (list.p < list.end) {
-		if (!crl_take(&list, 0x30, &dp) || !crl_wellformed(dp, CRL_DEPTH))
+		if (!staple_tlv_take(&list, 0x30, &dp) || !crl_wellformed(dp, CRL_DEPTH))
 			return -1;
-		if (!crl_peek(&dp, 0xa0))
+		if (!staple_tlv_peek(&dp, 0xa0))
 			continue;
-		if (!crl_take(&dp, 0xa0, &dpn) || !crl_next(&dpn, &tag, &names))
+		if (!staple_tlv_take(&dp, 0xa0, &dpn) || !staple_tlv_next(&dpn, &tag, &names))
 			return -1;
 		if (tag == 0xa0 && !crl_general_uris(names, uris, &n, max, &other))
 			return -1;
@@ -534,7 +476,7 @@ crl_slot(uint64_t h, uint32_t nslots)
 struct staple_crl_index *
 staple_crl_index_build(const struct staple_crl *c, size_t *size)
 {
-	struct crl_der list = { c->entries.p, c->entries.p };
+	struct staple_tlv list = { c->entries.p, c->entries.p };
 	struct staple_crl_index *ix;
 	struct crl_entry e;
 	unsigned char *base, *r;

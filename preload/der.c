@@ -9,83 +9,22 @@
 #include <string.h>
 
 #include "der.h"
+#include "tlv.h"
 #include "when.h"
-
-/* A span of DER bytes being read. */
-struct der {
-	const unsigned char *p, *end;
-};
 
 #define DER_DEPTH 16	/* nesting checked in skipped parts */
 
-/* Read one TLV from d into *tag and *v (its contents); 0 if malformed. */
-static int
-der_next(struct der *d, int *tag, struct der *v)
-{
-	size_t len = 0, n;
-
-	if (d->end - d->p < 2 || (d->p[0] & 0x1f) == 0x1f)
-		return 0;	/* no high tag numbers in OCSP */
-	*tag = *d->p++;
-	if (*d->p < 0x80) {
-		len = *d->p++;
-	} else {
-		/* long form, minimal: 1 to 4 length bytes, no leading zero */
-		n = *d->p++ & 0x7f;
-		if (n == 0 || n > 4 || (size_t)(d->end - d->p) < n || *d->p == 0)
-			return 0;
-		while (n-- > 0)
-			len = len << 8 | *d->p++;
-		if (len < 0x80)
-			return 0;
-	}
-	if ((size_t)(d->end - d->p) < len)
-		return 0;
-	v->p = d->p;
-	v->end = d->p + len;
-	d->p += len;
-	return 1;
-}
-
-/* Read one TLV that must have tag `want`. */
-static int
-der_take(struct der *d, int want, struct der *v)
-{
-	int tag;
-
-	return der_next(d, &tag, v) && tag == want;
-}
-
-/* Whether the next TLV has tag `tag` (without reading it). */
-static int
-der_peek(const struct der *d, int tag)
-{
-	return d->p < d->end && *d->p == tag;
-}
-
-/* Whether `v` is a well-formed OBJECT IDENTIFIER's contents. */
-static int
-der_oid_ok(struct der v)
-{
-	if (v.p == v.end || (v.end[-1] & 0x80))
-		return 0;
-	for (const unsigned char *q = v.p; q < v.end; q++)
-		if (*q == 0x80 && (q == v.p || !(q[-1] & 0x80)))
-			return 0;	/* a subidentifier with a leading zero */
-	return 1;
-}
-
 /* Whether `v` is a sequence of well-formed TLVs, `depth` levels deep. */
 static int
-der_wellformed(struct der v, int depth)
+der_wellformed(struct staple_tlv v, int depth)
 {
-	struct der c;
+	struct staple_tlv c;
 	int tag;
 
 	while (v.p < v.end) {
-		if (!der_next(&v, &tag, &c))
+		if (!staple_tlv_next(&v, &tag, &c))
 			return 0;
-		if (tag == 0x06 && !der_oid_ok(c))
+		if (tag == 0x06 && !staple_tlv_oid_ok(c))
 			return 0;
 		if (tag == 0x05 && c.p != c.end)
 			return 0;
@@ -100,12 +39,12 @@ der_wellformed(struct der v, int depth)
 
 /* Skip one well-formed TLV with tag `want`. */
 static int
-der_skip(struct der *d, int want)
+der_skip(struct staple_tlv *d, int want)
 {
-	struct der v;
+	struct staple_tlv v;
 
-	return der_take(d, want, &v) && (!(want & 0x20) ||
-	    der_wellformed(v, DER_DEPTH)) && (want != 0x06 || der_oid_ok(v));
+	return staple_tlv_take(d, want, &v) && (!(want & 0x20) ||
+	    der_wellformed(v, DER_DEPTH)) && (want != 0x06 || staple_tlv_oid_ok(v));
 }
 
 /*
@@ -113,18 +52,18 @@ der_skip(struct der *d, int want)
  * BOOLEAN TRUE is 0xFF in DER, and a FALSE is never written out.
  */
 static int
-der_extensions(struct der v, int *critical)
+der_extensions(struct staple_tlv v, int *critical)
 {
-	struct der ext, b;
+	struct staple_tlv ext, b;
 
 	*critical = 0;
 	if (v.p == v.end)
 		return 0;	/* SEQUENCE SIZE (1..MAX) */
 	while (v.p < v.end) {
-		if (!der_take(&v, 0x30, &ext) || !der_skip(&ext, 0x06))
+		if (!staple_tlv_take(&v, 0x30, &ext) || !der_skip(&ext, 0x06))
 			return 0;
-		if (der_peek(&ext, 0x01)) {
-			if (!der_take(&ext, 0x01, &b) || b.end - b.p != 1 ||
+		if (staple_tlv_peek(&ext, 0x01)) {
+			if (!staple_tlv_take(&ext, 0x01, &b) || b.end - b.p != 1 ||
 			    *b.p != 0xff)
 				return 0;
 			*critical = 1;
@@ -137,7 +76,7 @@ der_extensions(struct der v, int *critical)
 
 /* An INTEGER's magnitude into e->serial as OpenSSL's c2i gives it; 0 if not minimal DER. */
 static int
-der_serial(struct der v, struct staple_entry *e, int *fits)
+der_serial(struct staple_tlv v, struct staple_entry *e, int *fits)
 {
 	size_t len = (size_t)(v.end - v.p);
 	int neg, pad = 0;
@@ -184,7 +123,7 @@ static const struct {
 
 /* The NID of a CertID hash OID, NID_undef for one the library does not match. */
 static int
-der_md(struct der oid)
+der_md(struct staple_tlv oid)
 {
 	for (size_t i = 0; i < sizeof(der_mds) / sizeof(der_mds[0]); i++)
 		if ((size_t)(oid.end - oid.p) == der_mds[i].len &&
@@ -195,7 +134,7 @@ der_md(struct der oid)
 
 /* Copy an OCTET STRING's contents; whether it fits (1 to `max` bytes). */
 static int
-der_copy(struct der v, unsigned char *dst, unsigned char *len, size_t max)
+der_copy(struct staple_tlv v, unsigned char *dst, unsigned char *len, size_t max)
 {
 	size_t n = (size_t)(v.end - v.p);
 
@@ -211,16 +150,16 @@ der_copy(struct der v, unsigned char *dst, unsigned char *len, size_t max)
  * staple_entry_fill would keep it), 0: malformed.
  */
 static int
-der_certid(struct der *d, struct staple_entry *e, int *usable)
+der_certid(struct staple_tlv *d, struct staple_entry *e, int *usable)
 {
-	struct der id, alg, oid, name, key, serial;
+	struct staple_tlv id, alg, oid, name, key, serial;
 	unsigned char key_len = 0;
 	int fits;
 
-	if (!der_take(d, 0x30, &id) || !der_take(&id, 0x30, &alg) ||
-	    !der_take(&alg, 0x06, &oid) || !der_oid_ok(oid) ||
-	    !der_wellformed(alg, DER_DEPTH) || !der_take(&id, 0x04, &name) ||
-	    !der_take(&id, 0x04, &key) || !der_take(&id, 0x02, &serial) ||
+	if (!staple_tlv_take(d, 0x30, &id) || !staple_tlv_take(&id, 0x30, &alg) ||
+	    !staple_tlv_take(&alg, 0x06, &oid) || !staple_tlv_oid_ok(oid) ||
+	    !der_wellformed(alg, DER_DEPTH) || !staple_tlv_take(&id, 0x04, &name) ||
+	    !staple_tlv_take(&id, 0x04, &key) || !staple_tlv_take(&id, 0x02, &serial) ||
 	    id.p != id.end || !der_serial(serial, e, &fits))
 		return 0;
 	e->md_nid = der_md(oid);
@@ -233,11 +172,11 @@ der_certid(struct der *d, struct staple_entry *e, int *usable)
 
 /* A GeneralizedTime into *t, flagging an unreadable one; 0 if malformed. */
 static int
-der_time(struct der *d, struct staple_entry *e, time_t *t)
+der_time(struct staple_tlv *d, struct staple_entry *e, time_t *t)
 {
-	struct der v;
+	struct staple_tlv v;
 
-	if (!der_take(d, 0x18, &v))
+	if (!staple_tlv_take(d, 0x18, &v))
 		return 0;
 	if (!staple_time_parse(V_ASN1_GENERALIZEDTIME, v.p,
 	    (size_t)(v.end - v.p), t))
@@ -247,12 +186,12 @@ der_time(struct der *d, struct staple_entry *e, time_t *t)
 
 /* The certStatus CHOICE into e->cert_status; 0 if malformed. */
 static int
-der_status(struct der *d, struct staple_entry *e)
+der_status(struct staple_tlv *d, struct staple_entry *e)
 {
-	struct der v, reason, code;
+	struct staple_tlv v, reason, code;
 	int tag;
 
-	if (!der_next(d, &tag, &v))
+	if (!staple_tlv_next(d, &tag, &v))
 		return 0;
 	switch (tag) {
 	case 0x80:	/* good [0] IMPLICIT NULL */
@@ -262,10 +201,10 @@ der_status(struct der *d, struct staple_entry *e)
 		return v.p == v.end;
 	case 0xa1:	/* revoked [1] IMPLICIT RevokedInfo */
 		e->cert_status = V_OCSP_CERTSTATUS_REVOKED;
-		if (!der_take(&v, 0x18, &reason))
+		if (!staple_tlv_take(&v, 0x18, &reason))
 			return 0;
-		if (der_peek(&v, 0xa0) && (!der_take(&v, 0xa0, &reason) ||
-		    !der_take(&reason, 0x0a, &code) || reason.p != reason.end ||
+		if (staple_tlv_peek(&v, 0xa0) && (!staple_tlv_take(&v, 0xa0, &reason) ||
+		    !staple_tlv_take(&reason, 0x0a, &code) || reason.p != reason.end ||
 		    code.end - code.p != 1 || (*code.p & 0x80)))
 			return 0;
 		return v.p == v.end;
@@ -275,17 +214,17 @@ der_status(struct der *d, struct staple_entry *e)
 
 /* One SingleResponse; *usable as der_certid says. 0 if malformed. */
 static int
-der_single(struct der *d, struct staple_entry *e, int *usable)
+der_single(struct staple_tlv *d, struct staple_entry *e, int *usable)
 {
-	struct der s, v, exts;
+	struct staple_tlv s, v, exts;
 	int critical;
 
 	memset(e, 0, sizeof(*e));
-	if (!der_take(d, 0x30, &s) || !der_certid(&s, e, usable) ||
+	if (!staple_tlv_take(d, 0x30, &s) || !der_certid(&s, e, usable) ||
 	    !der_status(&s, e) || !der_time(&s, e, &e->this_update))
 		return 0;
-	if (der_peek(&s, 0xa0)) {
-		if (!der_take(&s, 0xa0, &v) || !der_time(&v, e, &e->next_update) ||
+	if (staple_tlv_peek(&s, 0xa0)) {
+		if (!staple_tlv_take(&s, 0xa0, &v) || !der_time(&v, e, &e->next_update) ||
 		    v.p != v.end)
 			return 0;
 		e->flags |= STAPLE_ENTRY_NEXT;
@@ -293,8 +232,8 @@ der_single(struct der *d, struct staple_entry *e, int *usable)
 		    e->next_update < e->this_update)
 			e->flags |= STAPLE_ENTRY_BACKWARDS;
 	}
-	if (der_peek(&s, 0xa1)) {
-		if (!der_take(&s, 0xa1, &v) || !der_take(&v, 0x30, &exts) ||
+	if (staple_tlv_peek(&s, 0xa1)) {
+		if (!staple_tlv_take(&s, 0xa1, &v) || !staple_tlv_take(&v, 0x30, &exts) ||
 		    v.p != v.end || !der_extensions(exts, &critical))
 			return 0;
 		if (critical)
@@ -305,15 +244,15 @@ der_single(struct der *d, struct staple_entry *e, int *usable)
 
 /* The ResponseData's SingleResponses into *entries (count them first). */
 static int
-der_responses(struct der list, struct staple_entry **entries, size_t *n)
+der_responses(struct staple_tlv list, struct staple_entry **entries, size_t *n)
 {
-	struct der scan = list, v;
+	struct staple_tlv scan = list, v;
 	size_t count = 0;
 	int usable;
 
 	/* every element a SEQUENCE, or nothing: the fill below trusts the count */
 	while (scan.p < scan.end) {
-		if (!der_take(&scan, 0x30, &v))
+		if (!staple_tlv_take(&scan, 0x30, &v))
 			return 0;
 		count++;
 	}
@@ -334,27 +273,27 @@ der_responses(struct der list, struct staple_entry **entries, size_t *n)
 
 /* The BasicOCSPResponse: its responses, checking the rest is well-formed. */
 static int
-der_basic(struct der d, struct staple_entry **entries, size_t *n)
+der_basic(struct staple_tlv d, struct staple_entry **entries, size_t *n)
 {
-	struct der basic, tbs, v, list, exts;
+	struct staple_tlv basic, tbs, v, list, exts;
 	int critical = 0;
 
-	if (!der_take(&d, 0x30, &basic) || d.p != d.end ||
-	    !der_take(&basic, 0x30, &tbs))
+	if (!staple_tlv_take(&d, 0x30, &basic) || d.p != d.end ||
+	    !staple_tlv_take(&basic, 0x30, &tbs))
 		return 0;
-	if (der_peek(&tbs, 0xa0) && (!der_take(&tbs, 0xa0, &v) ||
+	if (staple_tlv_peek(&tbs, 0xa0) && (!staple_tlv_take(&tbs, 0xa0, &v) ||
 	    !der_skip(&v, 0x02) || v.p != v.end))
 		return 0;
-	if (!(der_peek(&tbs, 0xa1) ? der_skip(&tbs, 0xa1) : der_skip(&tbs, 0xa2)) ||
-	    !der_skip(&tbs, 0x18) || !der_take(&tbs, 0x30, &list))
+	if (!(staple_tlv_peek(&tbs, 0xa1) ? der_skip(&tbs, 0xa1) : der_skip(&tbs, 0xa2)) ||
+	    !der_skip(&tbs, 0x18) || !staple_tlv_take(&tbs, 0x30, &list))
 		return 0;
-	if (der_peek(&tbs, 0xa1) && (!der_take(&tbs, 0xa1, &v) ||
-	    !der_take(&v, 0x30, &exts) || v.p != v.end ||
+	if (staple_tlv_peek(&tbs, 0xa1) && (!staple_tlv_take(&tbs, 0xa1, &v) ||
+	    !staple_tlv_take(&v, 0x30, &exts) || v.p != v.end ||
 	    !der_extensions(exts, &critical)))
 		return 0;
 	if (tbs.p != tbs.end || critical || !der_skip(&basic, 0x30) ||
 	    !der_skip(&basic, 0x03) ||
-	    (der_peek(&basic, 0xa0) && !der_skip(&basic, 0xa0)) ||
+	    (staple_tlv_peek(&basic, 0xa0) && !der_skip(&basic, 0xa0)) ||
 	    basic.p != basic.end)
 		return 0;
 	if (!der_responses(list, entries, n))
@@ -375,19 +314,19 @@ staple_der_parse(const unsigned char *der, size_t len,
 	static const unsigned char basic_oid[] = {
 		0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01
 	};
-	struct der d = { der, der + len }, resp, status, bytes, rb, oid, octets;
+	struct staple_tlv d = { der, der + len }, resp, status, bytes, rb, oid, octets;
 
 	*entries = NULL;
 	*n = 0;
-	if (!der_take(&d, 0x30, &resp) || d.p != d.end ||
-	    !der_take(&resp, 0x0a, &status) || status.end - status.p != 1 ||
+	if (!staple_tlv_take(&d, 0x30, &resp) || d.p != d.end ||
+	    !staple_tlv_take(&resp, 0x0a, &status) || status.end - status.p != 1 ||
 	    *status.p != 0 ||
-	    !der_take(&resp, 0xa0, &bytes) || resp.p != resp.end ||
-	    !der_take(&bytes, 0x30, &rb) || bytes.p != bytes.end ||
-	    !der_take(&rb, 0x06, &oid) ||
+	    !staple_tlv_take(&resp, 0xa0, &bytes) || resp.p != resp.end ||
+	    !staple_tlv_take(&bytes, 0x30, &rb) || bytes.p != bytes.end ||
+	    !staple_tlv_take(&rb, 0x06, &oid) ||
 	    oid.end - oid.p != (long)sizeof(basic_oid) ||
 	    memcmp(oid.p, basic_oid, sizeof(basic_oid)) != 0 ||
-	    !der_take(&rb, 0x04, &octets) || rb.p != rb.end)
+	    !staple_tlv_take(&rb, 0x04, &octets) || rb.p != rb.end)
 		return 0;
 	return der_basic(octets, entries, n);
 }
