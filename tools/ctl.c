@@ -156,6 +156,19 @@ ctl_quoted(const char *s, int label)
 }
 
 void
+ctl_span(char *buf, size_t size, long long s)
+{
+	if (s >= 86400)
+		snprintf(buf, size, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%lldm", s / 60);
+	else
+		snprintf(buf, size, "%llds", s);
+}
+
+void
 ctl_stamp(char *buf, size_t size, time_t t)
 {
 	struct tm tm;

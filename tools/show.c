@@ -462,20 +462,6 @@ mark_superseded(void)
 	free(cur);
 }
 
-/* "1d2h", "3h4m", "5m", "6s" */
-static void
-span(char *buf, size_t size, long long s)
-{
-	if (s >= 86400)
-		snprintf(buf, size, "%lldd%lldh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, size, "%lldh%lldm", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%lldm", s / 60);
-	else
-		snprintf(buf, size, "%llds", s);
-}
-
 /*
  * What a row comes to: its identity and times as printed, a state, a
  * sentence, and whether it needs attention.
@@ -558,17 +544,17 @@ judge_row(const struct row *r, time_t now, long warn, struct judged *j)
 		break;
 	case STAPLE_EXPIRED:
 		j->state = "expired";
-		span(left, sizeof(left), -j->left);
+		ctl_span(left, sizeof(left), -j->left);
 		snprintf(j->text, sizeof(j->text), "stale (expired %s ago)", left);
 		break;
 	case STAPLE_FUTURE:
 		j->state = "not-yet-valid";
-		span(left, sizeof(left), (long long)r->e.this_update - now);
+		ctl_span(left, sizeof(left), (long long)r->e.this_update - now);
 		snprintf(j->text, sizeof(j->text), "not yet valid (in %s)", left);
 		break;
 	default:
 		j->state = r->superseded ? "superseded" : "served";
-		span(left, sizeof(left), j->left);
+		ctl_span(left, sizeof(left), j->left);
 		j->bad = !r->superseded && j->left < warn;
 		snprintf(j->text, sizeof(j->text), "%s (%s left)%s%s",
 		    r->superseded ? "duplicate superseded" : "serves it", left,
@@ -686,7 +672,7 @@ judge_crl(const struct crl_row *r, time_t now, long warn, struct crl_judged *j)
 	j->bad = 1;
 	ctl_stamp(j->this, sizeof(j->this), r->this_update);
 	ctl_stamp(j->next, sizeof(j->next), r->next_update);
-	span(j->age, sizeof(j->age), (long long)now - r->this_update < 0 ? 0 :
+	ctl_span(j->age, sizeof(j->age), (long long)now - r->this_update < 0 ? 0 :
 	    (long long)now - r->this_update);
 	j->left = (long long)end - (long long)now;
 	if (r->why != NULL) {
@@ -705,24 +691,24 @@ judge_crl(const struct crl_row *r, time_t now, long warn, struct crl_judged *j)
 		snprintf(j->text, sizeof(j->text), "not used: %s", r->unusable);
 	} else if (r->this_update > staple_time_add(now, staple_conf.clock_skew)) {
 		j->state = "not-yet-valid";
-		span(left, sizeof(left), (long long)r->this_update - now);
+		ctl_span(left, sizeof(left), (long long)r->this_update - now);
 		snprintf(j->text, sizeof(j->text), "not yet valid (in %s)", left);
 	} else if (staple_time_add(end, staple_conf.crl_grace) < now) {
 		j->state = "stale";
-		span(left, sizeof(left), -j->left);
+		ctl_span(left, sizeof(left), -j->left);
 		snprintf(j->text, sizeof(j->text), "stale (expired %s ago): not"
 		    " used", left);
 	} else if (end < now) {
 		j->state = "in-grace";
 		j->used = 1;
-		span(left, sizeof(left), -j->left);
+		ctl_span(left, sizeof(left), -j->left);
 		snprintf(j->text, sizeof(j->text), "past its next update (%s"
 		    " ago): used within crl_grace", left);
 	} else {
 		j->state = "current";
 		j->used = 1;
 		j->bad = j->left < warn;
-		span(left, sizeof(left), j->left);
+		ctl_span(left, sizeof(left), j->left);
 		snprintf(j->text, sizeof(j->text), "current (%s left)%s", left,
 		    j->bad ? ", expires within --warn" : "");
 	}

@@ -36,6 +36,9 @@ X509_STORE *ctl_store(const char *cafile);
  */
 void ctl_quoted(const char *s, int label);
 
+/* `s` seconds as "1d2h", "3h4m", "5m" or "6s": the one duration format. */
+void ctl_span(char *buf, size_t size, long long s);
+
 /* `t` as YYYY-MM-DDTHH:MM:SSZ, or "-" for 0. */
 void ctl_stamp(char *buf, size_t size, time_t t);
 

@@ -76,19 +76,6 @@ ctl_wanted_max_age(void)
 	return staple_conf.register_max_age;
 }
 
-void
-ctl_span(char *buf, size_t size, long long s)
-{
-	if (s >= 86400)
-		snprintf(buf, size, "%lldd%lldh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, size, "%lldh%lldm", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%lldm", s / 60);
-	else
-		snprintf(buf, size, "%llds", s);
-}
-
 /* Whether `name` is NAME.pem as staple names go: 16 hex, "-", the serial. */
 static int
 entry_name_ok(const char *name)

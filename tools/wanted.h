@@ -106,7 +106,4 @@ const struct ctl_failure *ctl_wstate_failure(const struct ctl_wstate *s,
 
 void ctl_wstate_free(struct ctl_wstate *s);
 
-/* "1d2h", "3h4m", "5m", "6s" */
-void ctl_span(char *buf, size_t size, long long seconds);
-
 #endif
