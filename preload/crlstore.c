@@ -625,29 +625,6 @@ crls_leaf(X509 *leaf, X509 *issuer, struct crls_leaf *l)
 	return 1;
 }
 
-/* This process's executable base name, for register entries. */
-static void
-crls_program(char *buf, size_t size)
-{
-	char exe[PATH_MAX], *base = exe, *cut;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		if ((cut = strrchr(exe, '/')) != NULL)
-			base = cut + 1;
-	} else {
-		base = program_invocation_short_name;
-	}
-	/* longer than a file name: cut */
-	n = (ssize_t)strnlen(base, size - 1);
-	memcpy(buf, base, (size_t)n);
-	buf[n] = '\0';
-	for (char *p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
-
 /*
  * Record distribution point `uri` in CRLDIR/.wanted/ for the next
  * `staplectl crl refresh` (http:// URIs of at most 4 KiB, printable):
@@ -678,7 +655,7 @@ crls_register(const struct staple_span *uri)
 		name[2 * i + 1] = hex[md[i] & 15];
 	}
 	memcpy(name + 16, ".url", 5);
-	crls_program(program, sizeof(program));
+	staple_register_program(program, sizeof(program));
 	len = snprintf(text, uri->len + NAME_MAX + 64, "# libstaple crl register"
 	    " entry\n# program: %s\n%.*s\n", program, (int)uri->len,
 	    (const char *)uri->p);

@@ -218,3 +218,26 @@ staple_register_first(const char *dir, int reason)
 	}
 	return 0;	/* a storm of distinct reasons: say no more */
 }
+
+void
+staple_register_program(char *buf, size_t size)
+{
+	char exe[PATH_MAX], *base = exe, *cut;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((cut = strrchr(exe, '/')) != NULL)
+			base = cut + 1;
+		/* a binary replaced since it started (a package upgrade) */
+		if ((cut = strstr(base, " (deleted)")) != NULL && cut[10] == '\0')
+			*cut = '\0';
+	} else {
+		base = program_invocation_short_name;
+	}
+	if (snprintf(buf, size, "%s", base) >= (int)size)
+		buf[size - 1] = '\0';	/* longer than a file name: cut */
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}

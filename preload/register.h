@@ -58,4 +58,10 @@ const char *staple_register_why(int reason);
  */
 int staple_register_first(const char *dir, int reason);
 
+/*
+ * The program's name for an entry's "# program:" line: its executable's
+ * base name ("nginx", "smtpd"), control characters made '?'.
+ */
+void staple_register_program(char *buf, size_t size);
+
 #endif

@@ -177,30 +177,6 @@ done:
 	errno = saved;
 }
 
-/* The program's name: its executable's base name ("nginx", "smtpd"). */
-static void
-staple_wanted_program(char *buf, size_t size)
-{
-	char exe[PATH_MAX], *base = exe, *cut;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		if ((cut = strrchr(exe, '/')) != NULL)
-			base = cut + 1;
-		/* a binary replaced since it started (a package upgrade) */
-		if ((cut = strstr(base, " (deleted)")) != NULL && cut[10] == '\0')
-			*cut = '\0';
-	} else {
-		base = program_invocation_short_name;
-	}
-	if (snprintf(buf, size, "%s", base) >= (int)size)
-		buf[size - 1] = '\0';	/* longer than a file name: cut */
-	for (char *p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
-
 /* Append `x` as PEM to `out`; the number of bytes written, 0 on failure. */
 static size_t
 staple_wanted_pem(X509 *x, char *out, size_t size)
@@ -251,7 +227,7 @@ staple_wanted_text(X509 *leaf, X509 *issuer, const char *certfile,
 	size_t n, m;
 	int h;
 
-	staple_wanted_program(program, sizeof(program));
+	staple_register_program(program, sizeof(program));
 	h = snprintf(buf, size, "# libstaple register entry\n# program: %s\n",
 	    program);
 	if (h < 0 || (size_t)h >= size)
