@@ -18,13 +18,21 @@
 #include "config.h"
 #include "issuers.h"
 #include "log.h"
+#include "shared.h"
 #include "staple.h"
 #include "store.h"
 #include "vet.h"
 
-/* An immutable view of every staple, shared by the handshakes using it. */
+/*
+ * An immutable view of every staple, shared by the handshakes using it: the
+ * shared index's files that are as it recorded them (`live`), and the files
+ * the process read itself (`files`): those the index does not hold as they
+ * are now, and the watched ones.
+ */
 struct staple_snapshot {
 	int refs;			/* atomic */
+	struct staple_shared *base;	/* the shared index, or NULL */
+	unsigned char *live;		/* a bit per base file: served from it */
 	size_t nfiles;
 	struct staple_file **files;	/* sorted by name */
 	size_t mask;			/* buckets - 1; buckets are by serial */
@@ -57,8 +65,26 @@ static struct {
 	int dir_errno;			/* last open error, logged on change */
 	int dir_refused;		/* refused as not root's alone (logged) */
 	size_t sweep;			/* where the next sweep starts */
+	size_t base_sweep;		/* the same over the shared index's files */
+	struct staple_shared *shared;	/* the newest shared index mapped */
+	int shared_new;			/* it was mapped since the last scan */
 } store = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, -1, 0, 0, 0, { 0 }, 0,
-    0, 0 };
+    0, 0, 0, NULL, 0 };
+
+static int
+staple_live(const unsigned char *live, size_t k)
+{
+	return live != NULL && (live[k / 8] >> (k % 8)) & 1;
+}
+
+static void
+staple_live_set(unsigned char *live, size_t k, int on)
+{
+	if (on)
+		live[k / 8] |= (unsigned char)(1u << (k % 8));
+	else
+		live[k / 8] &= (unsigned char)~(1u << (k % 8));
+}
 
 static struct staple_snapshot *
 staple_snapshot_hold(void)
@@ -79,6 +105,8 @@ staple_snapshot_release(struct staple_snapshot *s)
 		return;
 	for (size_t i = 0; i < s->nfiles; i++)
 		staple_file_release(s->files[i]);
+	staple_shared_release(s->base);
+	free(s->live);
 	free(s->files);
 	free(s->start);
 	free(s->slots);
@@ -238,6 +266,8 @@ struct staple_scan {
 	struct staple_file **files;
 	size_t n, cap;
 	const struct staple_snapshot *old;
+	struct staple_shared *base;	/* the shared index it uses, or NULL */
+	unsigned char *live;		/* its live bits, being set */
 	int changed;		/* a file was read again, came or went */
 };
 
@@ -288,6 +318,47 @@ staple_vet_start(void)
 	}
 }
 
+/* Whether the eager vetting budget is spent. */
+static int
+staple_vet_over(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > vet_deadline.tv_sec ||
+	    (now.tv_sec == vet_deadline.tv_sec &&
+	    now.tv_nsec >= vet_deadline.tv_nsec);
+}
+
+/*
+ * Vet the live entries of the shared index whose issuer the process knows,
+ * from where the last budget ran out, while the budget lasts.
+ */
+static void
+staple_store_vet_shared(const struct staple_snapshot *s)
+{
+	struct staple_shared *sh = s->base;
+	char label[PATH_MAX + 256];
+	struct staple_pick p;
+	time_t until;
+	uint32_t file;
+	X509 *issuer;
+
+	for (; sh->vet_next < sh->hdr->nentries; sh->vet_next++) {
+		if (!staple_pick_shared(&p, sh, (uint32_t)sh->vet_next, &file) ||
+		    !staple_live(s->live, file) ||
+		    staple_entry_sig(&p.e, &until) != STAPLE_SIG_UNCHECKED ||
+		    (issuer = staple_issuers_for(p.e.md_nid, p.e.name_hash,
+		    p.e.key_hash, p.e.hash_len)) == NULL)
+			continue;
+		if (staple_vet_over())
+			return;
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, p.f.name);
+		staple_entry_vet(&p.e, issuer, label);
+		staple_pick_keep(&p);
+	}
+}
+
 /* Whether every entry of `f` has its verdict. */
 static int
 staple_file_vetted(const struct staple_file *f)
@@ -309,21 +380,20 @@ staple_store_vet(void)
 {
 	struct staple_snapshot *s = staple_snapshot_hold();
 	char label[PATH_MAX + 256];
-	struct timespec now;
 
 	for (size_t i = 0; s != NULL && i < s->nfiles; i++) {
 		if (staple_file_vetted(s->files[i]))
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > vet_deadline.tv_sec ||
-		    (now.tv_sec == vet_deadline.tv_sec &&
-		    now.tv_nsec >= vet_deadline.tv_nsec))
-			break;
+		if (staple_vet_over())
+			goto done;
 		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir,
 		    s->files[i]->name);
 		staple_file_vet(s->files[i], s->files[i]->name[0] == '/' ?
 		    s->files[i]->name : label);
 	}
+	if (s != NULL && s->base != NULL)
+		staple_store_vet_shared(s);
+done:
 	staple_snapshot_release(s);
 }
 
@@ -387,6 +457,36 @@ staple_load(int at, const char *name, int nofollow, const char *label,
 }
 
 /*
+ * Whether `name` (relative to `at`) is served from the shared index, and
+ * if so mark it live: its record there is of the file as it is now. With
+ * `ino` (readdir() called it a regular file with that inode), the same
+ * inode, as staple_scan_file judges files; without, the same stat().
+ */
+static int
+staple_scan_shared(struct staple_scan *sc, int at, const char *name, ino_t ino)
+{
+	const struct staple_shared_file *r;
+	const char *n;
+	struct stat st;
+	long k = staple_shared_find(sc->base, name);
+	int same;
+
+	if (k < 0 || (r = staple_shared_file(sc->base, (size_t)k, &n)) == NULL ||
+	    (r->flags & STAPLE_SHARED_SKIPPED))
+		return 0;
+	if (ino != 0)
+		same = r->ino == (uint64_t)ino;
+	else if (fstatat(at, name, &st, 0) == 0)
+		same = staple_shared_file_same(r, &st);
+	else	/* as for files read: one the process may not look at stays */
+		same = errno == EACCES && sc->old != NULL &&
+		    sc->old->base == sc->base && staple_live(sc->old->live, (size_t)k);
+	if (same)
+		staple_live_set(sc->live, (size_t)k, 1);
+	return same;
+}
+
+/*
  * Add the file `name` (relative to `at`) to the scan: the old snapshot's
  * parse when it is still the same file, else the file read again. The same
  * file: with `ino` (readdir() called it a regular file with that inode; no
@@ -400,10 +500,14 @@ static int
 staple_scan_file(struct staple_scan *sc, int at, const char *name, ino_t ino,
     int nofollow, const char *label)
 {
-	struct staple_file *f = staple_snapshot_file(sc->old, name), *nf;
+	struct staple_file *f, *nf;
 	struct stat st;
 	int nomem = 0, r = 0;
 
+	if (sc->base != NULL && name[0] != '/' &&
+	    staple_scan_shared(sc, at, name, ino))
+		return 1;
+	f = staple_snapshot_file(sc->old, name);
 	/*
 	 * A file this process may no longer look at stays as it was read:
 	 * nginx's workers, run as nobody, cannot see into the root-only
@@ -491,6 +595,119 @@ staple_sweep_dir(struct staple_scan *sc, int at)
 	return ok;
 }
 
+/*
+ * The shared index's files of the old snapshot (same index), without
+ * readdir(): this check's share of the live ones (SWEEP_FILES, in turn) are
+ * stat()ed, and one changed in place or gone is read by the process (or
+ * dropped). With `at` -1 all stay as they were.
+ */
+static int
+staple_sweep_shared(struct staple_scan *sc, int at)
+{
+	size_t n = staple_shared_nfiles(sc->base), first = n ? store.base_sweep % n : 0;
+	const struct staple_shared_file *r;
+	char label[PATH_MAX + 256];
+	const char *name;
+	struct stat st;
+	int ok = 1;
+
+	memcpy(sc->live, sc->old->live, (n + 7) / 8);
+	for (size_t j = 0; ok && at >= 0 && j < n && j < SWEEP_FILES; j++) {
+		size_t k = (first + j) % n;
+
+		if (!staple_live(sc->live, k) ||
+		    (r = staple_shared_file(sc->base, k, &name)) == NULL)
+			continue;
+		if (fstatat(at, name, &st, 0) == 0 ? staple_shared_file_same(r, &st) :
+		    errno == EACCES)
+			continue;
+		staple_live_set(sc->live, k, 0);
+		sc->changed = 1;
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, name);
+		ok = staple_scan_file(sc, at, name, 0, 0, label);
+	}
+	store.base_sweep = n ? (first + SWEEP_FILES) % n : 0;
+	return ok;
+}
+
+/*
+ * Every file of the staple directory, when it is as the shared index listed
+ * it (staple_shared_dir_same): no readdir(); the files the index skipped
+ * are read as readdir() would have found them.
+ */
+static int
+staple_scan_index(struct staple_scan *sc, int at)
+{
+	size_t n = staple_shared_nfiles(sc->base);
+	const struct staple_shared_file *r;
+	char label[PATH_MAX + 256];
+	const char *name;
+	int ok = 1;
+
+	for (size_t k = 0; ok && k < n; k++) {
+		if ((r = staple_shared_file(sc->base, k, &name)) == NULL)
+			continue;
+		if (!(r->flags & STAPLE_SHARED_SKIPPED)) {
+			staple_live_set(sc->live, k, 1);
+			continue;
+		}
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, name);
+		ok = staple_scan_file(sc, at, name, 0, 0, label);
+	}
+	return ok;
+}
+
+/*
+ * Map the staple directory's shared index (open as `at`) when it is new.
+ * One that is gone or refused leaves the last one mapped in use: it is a
+ * cache, checked against the directory, never a source.
+ */
+static void
+staple_store_shared(int at)
+{
+	char label[PATH_MAX + 256];
+	struct staple_shared *sh;
+	const char *why;
+	struct stat st;
+
+	if (fstatat(at, STAPLE_SHARED_NAME, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    (store.shared != NULL && staple_shared_same(store.shared, &st)))
+		return;
+	if ((sh = staple_shared_map(at, &why)) == NULL) {
+		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir,
+		    STAPLE_SHARED_NAME);
+		if (why != NULL)
+			staple_skip(label, why);
+		return;
+	}
+	staple_log(STAPLE_DEBUG, "%s/%s: %zu files shared", staple_conf.dir,
+	    STAPLE_SHARED_NAME, staple_shared_nfiles(sh));
+	staple_shared_release(store.shared);
+	store.shared = sh;
+}
+
+/*
+ * Start a scan on the shared index (if any) from the old snapshot; whether
+ * it must list the directory in full: the index is new to the snapshots.
+ */
+static int
+staple_scan_start(struct staple_scan *sc, int at)
+{
+	size_t n;
+
+	if (at >= 0)
+		staple_store_shared(at);
+	if (store.shared != NULL) {
+		n = staple_shared_nfiles(store.shared);
+		/* without memory for the bits, files are read instead */
+		if ((sc->live = calloc((n + 7) / 8 + 1, 1)) != NULL) {
+			sc->base = store.shared;
+			staple_shared_hold(sc->base);
+		}
+	}
+	return (sc->old != NULL ? sc->old->base : NULL) != sc->base;
+}
+
 static int staple_dir_dup(int *refused);
 
 /*
@@ -501,16 +718,22 @@ static int
 staple_store_rebuild(int full)
 {
 	struct staple_snapshot *s = NULL, *old = staple_snapshot_hold();
-	struct staple_scan sc = { NULL, 0, 0, old, 0 };
+	struct staple_scan sc = { NULL, 0, 0, old, NULL, NULL, 0 };
 	int ok = 1, at, refused = 0, published = 0;
+	struct stat dir;
 
 	at = staple_dir_dup(&refused);
+	if (!refused && staple_scan_start(&sc, at))
+		full = 1;	/* every file judged against the new index */
 	if (refused)
 		sc.changed = 1;		/* nothing from the directory */
+	else if (full && at >= 0 && sc.base != NULL && fstat(at, &dir) == 0 &&
+	    staple_shared_dir_same(sc.base, &dir))
+		ok = staple_scan_index(&sc, at);
 	else if (full && at >= 0)
 		ok = staple_scan_dir(&sc, at);
-	else
-		ok = staple_sweep_dir(&sc, at);
+	else if ((ok = staple_sweep_dir(&sc, at)) && sc.base != NULL)
+		ok = staple_sweep_shared(&sc, at);
 	for (size_t i = 0; ok && i < watch_count; i++)
 		ok = staple_scan_file(&sc, AT_FDCWD, watch[i], 0, 0, watch[i]);
 	if (at >= 0)
@@ -519,6 +742,10 @@ staple_store_rebuild(int full)
 		goto done;	/* nothing changed: keep the current snapshot */
 	if (ok && (s = calloc(1, sizeof(*s))) != NULL) {
 		s->refs = 1;
+		s->base = sc.base;
+		s->live = sc.live;
+		sc.base = NULL;
+		sc.live = NULL;
 		s->files = sc.files;
 		s->nfiles = sc.n;
 		sc.files = NULL;
@@ -540,6 +767,8 @@ done:
 	for (size_t i = 0; i < sc.n; i++)
 		staple_file_release(sc.files[i]);
 	free(sc.files);
+	staple_shared_release(sc.base);
+	free(sc.live);
 	staple_snapshot_release(old);
 	return published;
 }
@@ -686,6 +915,8 @@ staple_store_check(int force)
 	full = staple_dir_changed(now) || force;
 	learned = store.issuers_gen != staple_issuers_generation();
 	store.issuers_gen = staple_issuers_generation();
+	if (learned && store.shared != NULL)
+		store.shared->vet_next = 0;	/* its entries may be vetted now */
 	ossl.ERR_set_mark();
 	changed = staple_store_rebuild(full);
 	if (changed || force || learned) {
@@ -771,6 +1002,17 @@ staple_store_add(const char *path)
 	if (s == NULL || (s->files = calloc(n + 1, sizeof(*s->files))) == NULL) {
 		staple_file_release(f);
 		goto fail;
+	}
+	if (old != NULL && old->base != NULL) {
+		size_t bytes = (staple_shared_nfiles(old->base) + 7) / 8 + 1;
+
+		if ((s->live = malloc(bytes)) == NULL) {
+			staple_file_release(f);
+			goto fail;
+		}
+		memcpy(s->live, old->live, bytes);
+		s->base = old->base;
+		staple_shared_hold(s->base);
 	}
 	/* in order: one pass, not a sort, per certificate a program loads */
 	while (at < n && strcmp(old->files[at]->name, path) < 0)
@@ -930,49 +1172,79 @@ staple_store_explain(X509 *leaf, X509 *issuer, const struct staple_entry *stale,
 		    staple_conf.dir);
 }
 
-/*
- * The newest servable entry of bucket `b` for `id` (see staple_entry_servable);
- * *stale, *future and *unusable: the others, for the log line.
- */
-static const struct staple_entry *
-staple_store_best(const struct staple_snapshot *s, size_t b,
-    struct staple_certid *id, time_t now, const struct staple_entry **stale,
-    const struct staple_entry **future, const struct staple_entry **unusable)
-{
-	const struct staple_entry *e, *best = NULL;
+/* A lookup's candidates: the newest servable, and others for the log line. */
+struct staple_found {
+	struct staple_pick best, stale, future, unusable;
+	int has_best, has_stale, has_future, has_unusable;
+};
 
-	for (uint32_t i = s->start[b]; i < s->start[b + 1]; i++) {
-		e = s->slots[i];
-		if (!staple_certid_match(id, e))
-			continue;
-		switch (staple_entry_servable(e, now)) {
-		case STAPLE_CURRENT:
-			if (best == NULL || e->this_update > best->this_update)
-				best = e;
-			break;
-		case STAPLE_EXPIRED:
-			*stale = e;
-			break;
-		case STAPLE_FUTURE:
-			*future = e;
-			break;
-		default:
-			*unusable = e;
+/* Weigh candidate `p` (see staple_entry_servable) if it is about `id`. */
+static void
+staple_found_add(struct staple_found *fd, const struct staple_pick *p,
+    struct staple_certid *id, time_t now)
+{
+	if (!staple_certid_match(id, &p->e))
+		return;
+	switch (staple_entry_servable(&p->e, now)) {
+	case STAPLE_CURRENT:
+		if (!fd->has_best || p->e.this_update > fd->best.e.this_update) {
+			staple_pick_copy(&fd->best, p);
+			fd->has_best = 1;
 		}
+		break;
+	case STAPLE_EXPIRED:
+		staple_pick_copy(&fd->stale, p);
+		fd->has_stale = 1;
+		break;
+	case STAPLE_FUTURE:
+		staple_pick_copy(&fd->future, p);
+		fd->has_future = 1;
+		break;
+	default:
+		staple_pick_copy(&fd->unusable, p);
+		fd->has_unusable = 1;
 	}
-	return best;
+}
+
+/*
+ * The candidates for `id` in `s`: its serial's bucket of the files read,
+ * and of the shared index's live files. Whether one is servable.
+ */
+static int
+staple_store_best(const struct staple_snapshot *s, struct staple_certid *id,
+    time_t now, struct staple_found *fd)
+{
+	size_t b = staple_serial_bucket(id->serial, id->serial_len, s->mask);
+	uint32_t first, end, file;
+	struct staple_pick p;
+
+	fd->has_best = fd->has_stale = fd->has_future = fd->has_unusable = 0;
+	for (uint32_t i = s->start[b]; i < s->start[b + 1]; i++) {
+		if (!staple_certid_match(id, s->slots[i]))
+			continue;
+		staple_pick_entry(&p, s->slots[i]);
+		staple_found_add(fd, &p, id, now);
+	}
+	if (s->base != NULL && staple_shared_bucket(s->base, id->serial,
+	    id->serial_len, &first, &end))
+		for (uint32_t i = first; i < end; i++)
+			if (staple_pick_shared(&p, s->base,
+			    staple_shared_slot(s->base, i), &file) &&
+			    staple_live(s->live, file))
+				staple_found_add(fd, &p, id, now);
+	return fd->has_best;
 }
 
 size_t
 staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 {
-	const struct staple_entry *best, *stale = NULL, *future = NULL;
-	const struct staple_entry *unusable = NULL;
 	char label[PATH_MAX + 256];
 	struct staple_certid id;
 	struct staple_snapshot *s;
+	struct staple_found fd;
 	time_t now = time(NULL), until;
-	size_t len = 0, b;
+	size_t len = 0;
+	int best;
 
 	staple_store_open();
 	staple_store_tick();
@@ -981,29 +1253,32 @@ staple_store_find(X509 *leaf, X509 *issuer, unsigned char **der)
 	staple_certid_init(&id, leaf, issuer);
 	if ((s = staple_snapshot_hold()) == NULL)
 		return 0;
-	b = staple_serial_bucket(id.serial, id.serial_len, s->mask);
 	/* the newest that vetting accepts: one the budget left is vetted now, once */
-	while ((best = staple_store_best(s, b, &id, now, &stale, &future,
-	    &unusable)) != NULL &&
-	    staple_entry_sig(best, &until) == STAPLE_SIG_UNCHECKED) {
+	while ((best = staple_store_best(s, &id, now, &fd)) &&
+	    staple_entry_sig(&fd.best.e, &until) == STAPLE_SIG_UNCHECKED) {
 		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir,
-		    best->file->name);
-		switch (staple_entry_vet(best, issuer, best->file->name[0] == '/' ?
-		    NULL : label)) {
+		    fd.best.f.name);
+		switch (staple_entry_vet(&fd.best.e, issuer,
+		    fd.best.f.name[0] == '/' ? NULL : label)) {
 		case STAPLE_SIG_BAD:
+			staple_pick_keep(&fd.best);
 			continue;	/* the next newest, if any */
 		case STAPLE_SIG_UNCHECKED:
-			best = NULL;	/* cannot happen: it matched, so an issuer is known */
+			best = 0;	/* cannot happen: it matched, so an issuer is known */
 		}
+		staple_pick_keep(&fd.best);
 		break;
 	}
-	if (best != NULL &&
-	    (*der = ossl.CRYPTO_malloc(best->file->der_len, __FILE__, __LINE__))) {
-		memcpy(*der, best->file->der, best->file->der_len);
-		len = best->file->der_len;
-		staple_log(STAPLE_DEBUG, "stapling %s", best->file->name);
-	} else if (best == NULL) {
-		staple_store_explain(leaf, issuer, stale, future, unusable,
+	if (best &&
+	    (*der = ossl.CRYPTO_malloc(fd.best.f.der_len, __FILE__, __LINE__))) {
+		memcpy(*der, fd.best.f.der, fd.best.f.der_len);
+		len = fd.best.f.der_len;
+		staple_log(STAPLE_DEBUG, "stapling %s", fd.best.f.name);
+	} else if (!best) {
+		staple_store_explain(leaf, issuer,
+		    fd.has_stale ? &fd.stale.e : NULL,
+		    fd.has_future ? &fd.future.e : NULL,
+		    fd.has_unusable ? &fd.unusable.e : NULL,
 		    id.serial, id.serial_len);
 	}
 	staple_snapshot_release(s);

@@ -10,6 +10,7 @@
  *                   [--CAfile FILE] [--timeout SECONDS]
  *   staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]
  *                     [--CAfile FILE] [--json] [CERTFILE|GLOB ...]
+ *   staplectl index [--dir DIR]
  *   staplectl crl refresh [--dir DIR] [--timeout SECONDS] [--max-size BYTES]
  *                         [--CAfile FILE] [--json] [SOURCE ...]
  *   staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID
@@ -47,6 +48,7 @@ usage(void)
 	    "                 [--CAfile FILE] [--timeout SECONDS]\n"
 	    "       staplectl refresh [--dir DIR] [--jobs N] [--timeout SECONDS]\n"
 	    "                 [--CAfile FILE] [--json] [CERTFILE|GLOB ...]\n"
+	    "       staplectl index [--dir DIR]\n"
 	    "       staplectl crl refresh [--dir DIR] [--timeout SECONDS] [--max-size BYTES]\n"
 	    "                 [--CAfile FILE] [--json] [SOURCE ...]\n"
 	    "       staplectl check [--library FILE] [--user NAME] [--json] PROGRAM|PID\n"
@@ -135,6 +137,8 @@ main(int argc, char **argv)
 		return ctl_fetch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "refresh") == 0)
 		return ctl_refresh(argc - 1, argv + 1);
+	if (strcmp(argv[1], "index") == 0)
+		return ctl_index(argc - 1, argv + 1);
 	if (strcmp(argv[1], "metrics") == 0)
 		return ctl_metrics(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crl") == 0)

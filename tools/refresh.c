@@ -548,6 +548,22 @@ refresh_register(struct options *o)
 	close(dfd);
 }
 
+/*
+ * Write the directory's shared index when it changed, so that the servers'
+ * processes share what this run wrote (root only: it is the only index
+ * they map). Its failure is said, and fails nothing: they read the files.
+ */
+static void
+refresh_index(const struct options *o)
+{
+	const char *why;
+	size_t n;
+
+	if (geteuid() == 0 && !ctl_index_write(o->dir, 0, &n, &why))
+		fprintf(stderr, "staplectl: index of %s: not written: %s\n",
+		    o->dir, why);
+}
+
 int
 ctl_refresh(int argc, char **argv)
 {
@@ -627,6 +643,7 @@ ctl_refresh(int argc, char **argv)
 			    c[R_REMOVED]);
 		printf("\n");
 	}
+	refresh_index(&o);
 	free(copy);
 	free(conf_certs);
 	globfree(&g);

@@ -134,6 +134,15 @@ int ctl_refresh(int argc, char **argv);
 int ctl_metrics(int argc, char **argv);
 int ctl_show(int argc, char **argv);
 int ctl_fetch(int argc, char **argv);
+/* staplectl index [--dir DIR] (index.c). */
+int ctl_index(int argc, char **argv);
+/*
+ * Write DIR's shared staple index (preload/shared.h), as root only; 1 with
+ * the number of files listed in *nfiles, or 0 with *why. Unless `force`,
+ * an index that lists the directory as it is stays (*nfiles 0).
+ */
+int ctl_index_write(const char *dir, int force, size_t *nfiles,
+    const char **why);
 /* enable and disable SERVICE: the systemd drop-in (enable.c). */
 int ctl_enable(int argc, char **argv);
 /*
