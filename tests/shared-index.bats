@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# The shared staple index (DIR/.index/staples, preload/shared.h): written by
+# `staplectl index` and `staplectl refresh`, mapped read-only by every server
+# process. It is a cache of the directory, never a source: a staple replaced,
+# rewritten in place or removed after indexing is served as the directory has
+# it, a refused or malformed index costs nothing but the sharing, and every
+# fork model (nginx's master and workers, workers killed mid-reload,
+# fork-per-connection, threads, independent processes) shares one copy.
+#
+# With log_level = debug the library logs "DIR/NAME: 1 certificate(s)" each
+# time it reads a staple file itself: no such line means the staple came from
+# the index.
+
+load lib/common
+
+setup() {
+    setup_test
+    PORT=$(free_port)
+    CTL=$TOP/staplectl
+    IX=$T/staples/.index/staples
+    printf 'log_level = debug\nreload_interval = 1\n' >"$LIBSTAPLE_CONF"
+    pki_ocsp "$PKI" rsa good issuer now "$T/good.der"
+    pki_ocsp "$PKI" rsa revoked issuer now "$T/revoked.der"
+}
+
+teardown() {
+    kill_bg
+}
+
+# replace SRC DEST: the atomic way, a temporary name and a rename.
+replace() {
+    cp "$1" "$(dirname "$2")/.tmp.$$"
+    mv "$(dirname "$2")/.tmp.$$" "$2"
+}
+
+# index: `staplectl index` of the staple directory, checked.
+index() {
+    run --separate-stderr "$CTL" index --dir "$T/staples"
+    [ "$status" -eq 0 ]
+    [[ $output =~ ^"index: $IX: "[0-9]+" files"$ ]]
+}
+
+# read_lines [NAME]: how many times the library read a staple file itself
+# (NAME's only, with NAME).
+read_lines() {
+    log_count "$T/staples/${1:-[^ ]*}: [0-9]* certificate(s)"
+}
+
+# log_since LINE: the log from line LINE + 1 on.
+log_since() {
+    tail -n "+$(($1 + 1))" "$LIBSTAPLE_LOG"
+}
+
+# log_lines: how many lines the log has now.
+log_lines() {
+    if [[ -f $LIBSTAPLE_LOG ]]; then wc -l <"$LIBSTAPLE_LOG"; else echo 0; fi
+}
+
+# alive PID: the process is still running (not a zombie).
+alive() {
+    kill -0 "$1" && [[ $(awk '{ print $3 }' "/proc/$1/stat") != Z ]]
+}
+
+# ix_maps PID: the lines of PID's maps that map the staple directory's index.
+ix_maps() {
+    grep -F -- "$IX" "/proc/$1/maps" || true
+}
+
+# nobody_can_reach: nginx's workers run as nobody: a log file they can
+# write, on a path they can reach.
+nobody_can_reach() {
+    : >"$LIBSTAPLE_LOG" && chmod 0666 "$LIBSTAPLE_LOG"
+    local d=$T
+    while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
+        chmod o+x "$d"
+        d=$(dirname "$d")
+    done
+}
+
+@test "staplectl index writes .index/staples; a server started after it staples from the index" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    pki_ocsp "$PKI" ecdsa good issuer now "$T/staples/ecdsa.der"
+    run --separate-stderr "$CTL" index --dir "$T/staples"
+    [ "$status" -eq 0 ]
+    [ "$output" = "index: $IX: 2 files" ]
+    [ "$(stat -c '%u %a %F' "$T/staples/.index")" = "0 755 directory" ]
+    [ "$(stat -c '%u %a %F' "$IX")" = "0 644 regular file" ]
+    [ "$(ls -A "$T/staples/.index")" = staples ]    # no temporary file left
+    s_server "$PORT" rsa
+    [ "$(staple "$PORT" -servername rsa.test)" = "$(serial rsa) good" ]
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+    [ "$(read_lines)" -eq 0 ]
+    [ "$(log_count ": debug: stapling rsa.der$")" -eq 1 ]
+}
+
+@test "staplectl refresh writes the index at its end, listing the files it stored" {
+    RPORT=$(free_port)
+    leaf_with_ocsp_url fleet "http://127.0.0.1:$RPORT/"
+    ocsp_responder "$T/index.txt" responder
+    cp "$T/good.der" "$T/staples/rsa.der"
+    run --separate-stderr "$CTL" refresh --dir "$T/staples" "$T/fleet.full.pem"
+    [ "$status" -eq 0 ]
+    [[ ${lines[-1]} == "refresh: 1 certificates: 1 fetched, 0 fresh, 0 without OCSP, 0 failed" ]]
+    [[ $output != *index* ]]     # silently
+    [ "$(stat -c '%u %a' "$IX")" = "0 644" ]
+    [ "$(ls -A "$T/staples/.index")" = staples ]
+    # both files are in it: a server maps it and reads neither file itself
+    local f
+    f=$(ls "$T/staples" | grep -v '^rsa.der$')
+    [ -n "$f" ]
+    grep -a -q -F "$f" "$IX"
+    grep -a -q -F rsa.der "$IX"
+    bg fleet env LD_PRELOAD="$PRELOAD" openssl s_server -www -accept "127.0.0.1:$PORT" \
+        -cert "$T/fleet.pem" -key "$T/fleet.key" -cert_chain "$PKI/int.pem"
+    wait_port "$PORT"
+    local want
+    want="$(openssl x509 -in "$T/fleet.pem" -noout -serial | cut -d= -f2) good"
+    [ "$(staple "$PORT")" = "$want" ]
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+    [ "$(read_lines)" -eq 0 ]
+    # a second run with nothing to fetch leaves the index alone
+    local ino
+    ino=$(stat -c %i "$IX")
+    run --separate-stderr "$CTL" refresh --dir "$T/staples" "$T/fleet.full.pem"
+    [ "$status" -eq 0 ]
+    [[ ${lines[-1]} == "refresh: 1 certificates: 0 fetched, 1 fresh, 0 without OCSP, 0 failed" ]]
+    [ "$(stat -c %i "$IX")" = "$ino" ]
+}
+
+@test "a staple replaced by rename after indexing is served within the interval; only that file is read" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    pki_ocsp "$PKI" ecdsa good issuer now "$T/staples/ecdsa.der"
+    index
+    s_server "$PORT" rsa
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(read_lines)" -eq 0 ]
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    staple_within 3 "$(serial rsa) revoked" "$PORT"
+    sleep 2.2     # more checks: still that one file only, once
+    [ "$(staple "$PORT")" = "$(serial rsa) revoked" ]
+    [ "$(read_lines)" -eq 1 ]
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+}
+
+@test "a staple rewritten in place after indexing (same size) is served; truncated to 0 bytes, none is" {
+    # good and unknown: the same size, the same inode, different bytes
+    pki_ocsp "$PKI" rsa unknown issuer now "$T/unknown.der"
+    cp "$T/good.der" "$T/staples/rsa.der"
+    [ "$(stat -c %s "$T/good.der")" = "$(stat -c %s "$T/unknown.der")" ]
+    run cmp -s "$T/good.der" "$T/unknown.der"
+    [ "$status" -eq 1 ]
+    index
+    s_server "$PORT" rsa
+    local server=$BG_PID ino
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    ino=$(stat -c %i "$T/staples/rsa.der")
+    cat "$T/unknown.der" >"$T/staples/rsa.der"
+    [ "$(stat -c %i "$T/staples/rsa.der")" = "$ino" ]
+    # the sweep runs once the directory has been still for 2 s
+    staple_within 5 "$(serial rsa) unknown" "$PORT"
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    # truncated in place: nothing to serve, and the index's record of
+    # the file is not taken instead
+    : >"$T/staples/rsa.der"
+    staple_within 4 none "$PORT"
+    for _ in 1 2 3; do
+        [ "$(staple "$PORT")" = none ]
+    done
+    alive "$server"
+    [ "$(log_count ": warn: $T/staples/rsa.der: not a DER OCSP response; skipped$")" -eq 1 ]
+}
+
+@test "a staple removed after indexing is not served from the index any more" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    s_server "$PORT" rsa
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    rm "$T/staples/rsa.der"
+    staple_within 3 none "$PORT"
+    sleep 2.2     # swept again: still none
+    [ "$(staple "$PORT")" = none ]
+    [ "$(read_lines)" -eq 0 ]
+}
+
+# refused_index HOW: an index that must not be used is logged once, and
+# every staple is read from its file.
+refused_index() {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    case $1 in
+        group-writable) chmod 0775 "$T/staples/.index" ;;
+        not-root) chown nobody "$IX" ;;
+    esac
+    s_server "$PORT" rsa
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    sleep 2.2     # more checks, each meeting the index
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(log_count ": warn: $IX: not used: it and its directory must be root's and writable by root alone; skipped$")" -eq 1 ]
+    [ "$(log_count "files shared")" -eq 0 ]
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    # and a change is still followed
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    staple_within 3 "$(serial rsa) revoked" "$PORT"
+}
+
+@test "an index in a group-writable .index is refused once; staples come from the files" {
+    refused_index group-writable
+}
+
+@test "an index owned by another user is refused once; staples come from the files" {
+    refused_index not-root
+}
+
+# corrupt HOW: rewrite a copy of the index as HOW says, then rename it in.
+corrupt() {
+    python3 - "$IX" "$1" <<'EOF'
+import os, struct, sys
+path, how = sys.argv[1:]
+b = bytearray(open(path, "rb").read())
+# struct staple_shared_header (preload/shared.h), native order on x86-64
+H = struct.Struct("=8sIIQQQqqqqqqIIIIQQQQQQQQQQ")
+(magic, version, order, size, dev, ino, ms, mn, cs, cn, bs, bn, nfiles,
+ nentries, nbuckets, flags, files, entries, start, slots, names, blobs, der,
+ names_len, blobs_len, der_len) = H.unpack_from(b, 0)
+F = struct.Struct("=QQqqIIIIQIIII")     # struct staple_shared_file, 72 bytes
+E = struct.Struct("=qqIIiiBBBBI")       # struct staple_shared_entry, 40 bytes
+assert H.size == 184 and F.size == 72 and E.size == 40 and nfiles == 2
+if how == "truncated":
+    b = b[:len(b) // 2]
+elif how == "garbage":
+    b = bytearray(os.urandom(len(b)))
+elif how == "flipped":
+    # every byte of the records, entries, buckets and slots inverted: a
+    # sound header over garbage
+    for i in range(files, names):
+        b[i] ^= 0xFF
+elif how == "swapped-der":
+    # each file's record points at the other file's response
+    r0, r1 = list(F.unpack_from(b, files)), list(F.unpack_from(b, files + F.size))
+    r0[8:10], r1[8:10] = r1[8:10], r0[8:10]
+    F.pack_into(b, files, *r0)
+    F.pack_into(b, files + F.size, *r1)
+elif how == "status":
+    # every entry's status turned to revoked (1), the DER unchanged
+    for k in range(nentries):
+        e = list(E.unpack_from(b, entries + k * E.size))
+        e[5] = 1
+        E.pack_into(b, entries + k * E.size, *e)
+elif how == "offsets":
+    # every record's offsets past the end of the file
+    for k in range(nfiles):
+        r = list(F.unpack_from(b, files + k * F.size))
+        r[6] = r[8] = r[10] = 0xFFFFFFF0
+        F.pack_into(b, files + k * F.size, *r)
+else:
+    sys.exit("corrupt: " + how)
+tmp = os.path.join(os.path.dirname(path), ".bad.tmp")
+open(tmp, "wb").write(b)
+os.chmod(tmp, 0o644)
+os.rename(tmp, path)
+EOF
+}
+
+# malformed_index HOW RSA ECDSA: with the index corrupted as HOW says, the
+# server keeps answering, and staples RSA for its RSA certificate and ECDSA
+# for its ECDSA one, all along ("good", "revoked" or "none": never another
+# certificate's response or status).
+malformed_index() {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    pki_ocsp "$PKI" ecdsa revoked issuer now "$T/staples/ecdsa.der"
+    index
+    corrupt "$1"
+    s_server "$PORT" rsa -dcert "$PKI/ecdsa.pem" -dkey "$PKI/ecdsa.key"
+    local server=$BG_PID want_rsa=$2 want_ecdsa=$3
+    [[ $want_rsa == none ]] || want_rsa="$(serial rsa) $want_rsa"
+    [[ $want_ecdsa == none ]] || want_ecdsa="$(serial ecdsa) $want_ecdsa"
+    for i in 1 2; do    # at start, and after a check
+        ((i == 1)) || sleep 1.1
+        [ "$(staple "$PORT" -sigalgs rsa_pss_rsae_sha256)" = "$want_rsa" ]
+        [ "$(staple "$PORT" -sigalgs ecdsa_secp256r1_sha256)" = "$want_ecdsa" ]
+    done
+    alive "$server"
+}
+
+@test "a truncated index is refused as malformed; staples come from the files" {
+    malformed_index truncated good revoked
+    [ "$(log_count ": warn: $IX: not used: malformed; skipped$")" -eq 1 ]
+    [ "$(log_count "files shared")" -eq 0 ]
+}
+
+@test "an index of random bytes is refused as malformed; staples come from the files" {
+    malformed_index garbage good revoked
+    [ "$(log_count ": warn: $IX: not used: malformed; skipped$")" -eq 1 ]
+    [ "$(log_count "files shared")" -eq 0 ]
+}
+
+@test "an index with a sound header over inverted records: its records are not followed, the files are read" {
+    malformed_index flipped good revoked
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    [ "$(read_lines ecdsa.der)" -eq 1 ]
+}
+
+@test "an index whose records point at each other's response: vetting serves neither" {
+    malformed_index swapped-der none none
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+    [ "$(log_count ": warn: $T/staples/rsa.der: OpenSSL reads this response otherwise; not served$")" -eq 1 ]
+    [ "$(log_count ": warn: $T/staples/ecdsa.der: OpenSSL reads this response otherwise; not served$")" -eq 1 ]
+    [ "$(read_lines)" -eq 0 ]
+}
+
+@test "an index whose entries say revoked over a good response: that one is not served" {
+    malformed_index status none revoked
+    [ "$(log_count ": warn: $T/staples/rsa.der: OpenSSL reads this response otherwise; not served$")" -eq 1 ]
+    [ "$(read_lines)" -eq 0 ]
+}
+
+@test "an index whose records' offsets lie past its end: no crash, the files are read" {
+    malformed_index offsets good revoked
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    [ "$(read_lines ecdsa.der)" -eq 1 ]
+}
