@@ -343,10 +343,6 @@ ix_store(int dfd, const unsigned char *buf, size_t len, const char **why)
 	ssize_t w;
 	int fd;
 
-	if (mkdirat(dfd, STAPLE_SHARED_DIR, 0755) != 0 && errno != EEXIST) {
-		*why = strerror(errno);
-		return 0;
-	}
 	if (fstatat(dfd, STAPLE_SHARED_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
@@ -409,6 +405,14 @@ ctl_index_write(const char *dir, int force, size_t *nfiles, const char **why)
 	    (before.st_mode & (S_IWGRP | S_IWOTH))) {
 		*why = "only root writes an index, into a directory of root's"
 		    " that root alone can write";
+		goto done;
+	}
+	/*
+	 * .index first: making it changes the directory, which must be as the
+	 * index records it for servers and the next refresh to trust it.
+	 */
+	if (mkdirat(dfd, STAPLE_SHARED_DIR, 0755) != 0 && errno != EEXIST) {
+		*why = strerror(errno);
 		goto done;
 	}
 	if (!force && ix_current(dfd, &before)) {
