@@ -13,6 +13,12 @@
 
 load lib/common
 
+setup_file() {
+    # bench's probe (one handshake: "WORKERPID STATUS") and staple generator
+    cc -o "$BATS_FILE_TMPDIR/probe" "$BATS_TEST_DIRNAME/../bench/probe.c" -lssl -lcrypto
+    cc -o "$BATS_FILE_TMPDIR/gen" "$BATS_TEST_DIRNAME/../bench/gen_staples.c" -lssl -lcrypto
+}
+
 setup() {
     setup_test
     PORT=$(free_port)
@@ -322,4 +328,285 @@ malformed_index() {
     [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
     [ "$(read_lines rsa.der)" -eq 1 ]
     [ "$(read_lines ecdsa.der)" -eq 1 ]
+}
+
+# ------------------------------------------------------------ fork models
+
+# ngx_start WORKERS: nginx under the preload with WORKERS workers, each
+# listening with reuseport (each gets connections) and answering
+# "worker=PID"; MASTER is its master.
+ngx_start() {
+    nobody_can_reach
+    mkdir -p "$T/nginx/tmp"
+    cat >"$T/nginx/nginx.conf" <<EOF
+worker_processes $1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+daemon off;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/tmp;
+    proxy_temp_path $T/nginx/tmp;
+    fastcgi_temp_path $T/nginx/tmp;
+    uwsgi_temp_path $T/nginx/tmp;
+    scgi_temp_path $T/nginx/tmp;
+    server {
+        listen 127.0.0.1:$PORT ssl reuseport;
+        server_name rsa.test;
+        ssl_certificate $PKI/rsa.full.pem;
+        ssl_certificate_key $PKI/rsa.key;
+        return 200 "worker=\$pid\n";
+    }
+}
+EOF
+    bg nginx env LD_PRELOAD="$PRELOAD" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" \
+        -e "$T/nginx/error.log"
+    MASTER=$BG_PID
+    wait_workers "$1"
+    wait_port "$PORT"
+}
+
+# workers: the master's children.
+workers() {
+    ps -o pid= --ppid "$MASTER" | tr -d ' '
+}
+
+# wait_workers N: until the master has N children (10 s).
+wait_workers() {
+    for _ in $(seq 100); do
+        [[ $(workers | wc -l) == "$1" ]] && return 0
+        sleep 0.1
+    done
+    echo "nginx has $(workers | wc -l) workers, not $1" >&2
+    return 1
+}
+
+# probe: one handshake with nginx: "WORKERPID STATUS".
+probe() {
+    "$BATS_FILE_TMPDIR/probe" "$PORT" rsa.test "$PKI/ca.pem" once
+}
+
+# serve_all STATUS SECONDS: rounds of 4 parallel handshakes until every
+# worker has stapled STATUS, for at most SECONDS; every handshake must
+# staple STATUS (or OLD, the status it replaces, if set).
+serve_all() {
+    local want=$1 limit=$2 start=$SECONDS k p st w hp
+    local -A seen=()
+    while ((SECONDS - start <= limit)); do
+        hp=()
+        for k in 1 2 3 4; do probe >"$T/hit.$k" & hp+=($!); done
+        wait "${hp[@]}"
+        for k in 1 2 3 4; do
+            read -r p st <"$T/hit.$k"
+            [[ $st == "$want" || $st == "${OLD:-$want}" ]] || {
+                echo "worker $p stapled '$st'" >&2
+                return 1
+            }
+            [[ $st == "$want" ]] && seen[$p]=1
+        done
+        for w in $(workers); do [[ -n ${seen[$w]:-} ]] || continue 2; done
+        return 0
+    done
+    echo "after ${limit}s, not every worker stapled $want: ${!seen[*]} of $(workers | tr '\n' ' ')" >&2
+    return 1
+}
+
+# maps_index PID INODE: PID maps the index file INODE, once, and no other.
+maps_index() {
+    local m
+    m=$(ix_maps "$1")
+    [[ -n $m ]] || { echo "$1 maps no index" >&2; return 1; }
+    [[ $(wc -l <<<"$m") -eq 1 && $(awk '{ print $5 }' <<<"$m") == "$2" && $m != *deleted* ]] || {
+        echo "$1 maps: $m (want inode $2)" >&2
+        return 1
+    }
+}
+
+@test "nginx, master and 4 reuseport workers: every worker takes the new index, reading no staple file" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    ngx_start 4
+    serve_all good 20
+    local mark w ino
+    mark=$(log_lines)
+    # no handshake in between: no worker checks before the new index is there
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    index
+    ino=$(stat -c %i "$IX")
+    OLD=good serve_all revoked 10
+    for w in $(workers); do
+        maps_index "$w" "$ino"
+    done
+    [ "$(log_since "$mark" | grep -c "$T/staples/[^ ]*: [0-9]* certificate(s)")" -eq 0 ]
+    # each worker mapped it once
+    [ "$(log_since "$mark" | grep -c ": debug: $IX: 1 files shared$")" -eq 4 ]
+    [ "$(log_since "$mark" | grep ": debug: $IX: 1 files shared$" | cut -d'[' -f2 | cut -d']' -f1 |
+        sort -u | wc -l)" -eq 4 ]
+    alive "$MASTER"
+}
+
+@test "nginx: workers killed with SIGKILL in the middle of reloads; every worker, old and new, serves the last staple" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    ngx_start 4
+    serve_all good 20
+    local first w ino killed=0 hp
+    first=$(workers | sort | tr '\n' ' ')
+    # six reloads, good and revoked in turn, ending revoked; each a rename
+    # and a new index
+    bg reloader bash -c "for i in 1 2 3 4 5 6; do
+        if ((i % 2)); then f=good; else f=revoked; fi
+        cp '$T/'\$f.der '$T/staples/.tmp' && mv '$T/staples/.tmp' '$T/staples/rsa.der'
+        '$CTL' index --dir '$T/staples' || exit 1
+        sleep 0.4
+    done"
+    local reloader=$BG_PID
+    while alive "$reloader"; do
+        w=$(workers | shuf -n 1)
+        [[ -n $w ]] && kill -KILL "$w" && killed=$((killed + 1))
+        hp=()
+        for _ in 1 2 3 4; do probe >/dev/null & hp+=($!); done
+        wait "${hp[@]}"
+        sleep 0.2
+    done
+    wait "$reloader"
+    ((killed >= 3))
+    alive "$MASTER"
+    wait_workers 4
+    OLD=good serve_all revoked 10
+    ino=$(stat -c %i "$IX")
+    for w in $(workers); do
+        maps_index "$w" "$ino"
+    done
+    # some workers are new ones, and the master stapled nothing wrong
+    [ "$(workers | sort | tr '\n' ' ')" != "$first" ]
+    alive "$MASTER"
+}
+
+@test "staplectl index killed while writing a large index: the old one stays, the leftover is ignored, the next run succeeds" {
+    "$BATS_FILE_TMPDIR/gen" "$PKI/int.pem" "$PKI/int.key" "$T/staples" 3000
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    [ "$output" = "index: $IX: 3001 files" ]
+    cp "$IX" "$T/old.index"
+    s_server "$PORT" rsa
+    local server=$BG_PID
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    # the next run held up just before it syncs its full temporary file
+    bg index strace -f -qq -o "$T/strace" -e trace=fdatasync \
+        -e inject=fdatasync:delay_enter=20000000 "$CTL" index --dir "$T/staples"
+    local tracer=$BG_PID tmp pid
+    for _ in $(seq 100); do
+        tmp=$(ls -A "$T/staples/.index" | grep '^\.staples\.[0-9]*\.tmp$' || true)
+        [[ -n $tmp ]] && grep -q fdatasync "$T/strace" 2>/dev/null && break
+        sleep 0.1
+    done
+    [[ -n $tmp ]]
+    [ "$(stat -c %s "$T/staples/.index/$tmp")" -eq "$(stat -c %s "$T/old.index")" ]
+    pid=${tmp#.staples.} pid=${pid%.tmp}
+    kill -KILL "$pid"
+    wait "$tracer" || true
+    # the old index in place, intact; the leftover there too
+    cmp "$IX" "$T/old.index"
+    [ -f "$T/staples/.index/$tmp" ]
+    # the server keeps serving from the index, and ignores the leftover
+    sleep 1.1
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(read_lines)" -eq 0 ]
+    [ "$(log_count "\.staples\.")" -eq 0 ]
+    [ "$(log_count ": debug: $IX: 3001 files shared$")" -eq 1 ]
+    # the next run succeeds
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    index
+    [ "$output" = "index: $IX: 3001 files" ]
+    run cmp -s "$IX" "$T/old.index"
+    [ "$status" -eq 1 ]
+    staple_within 3 "$(serial rsa) revoked" "$PORT"
+    [ "$(log_count ": debug: $IX: 3001 files shared$")" -eq 2 ]
+    [ "$(read_lines)" -eq 0 ]
+    alive "$server"
+}
+
+@test "fork per connection (Python): children forked from a stale parent take the new index" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    bg python env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_server.py" \
+        "$PORT" "$PKI/rsa.full.pem" "$PKI/rsa.key" --fork
+    local server=$BG_PID mark
+    wait_port "$PORT"
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(read_lines)" -eq 0 ]
+    mark=$(log_lines)
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    index
+    staple_within 3 "$(serial rsa) revoked" "$PORT"
+    for _ in 1 2 3; do
+        [ "$(staple "$PORT")" = "$(serial rsa) revoked" ]
+    done
+    # every child after the reload mapped the new index and read no file;
+    # the parent, which does no handshake, did nothing
+    [ "$(log_since "$mark" | grep -c "$T/staples/[^ ]*: [0-9]* certificate(s)")" -eq 0 ]
+    [ "$(log_since "$mark" | grep -c ": debug: $IX: 1 files shared$")" -ge 4 ]
+    [ "$(log_since "$mark" | grep -c "libstaple\[$server\]")" -eq 0 ]
+    alive "$server"
+}
+
+@test "threaded server (Python): 8 parallel clients, across a new index, from the index alone" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    bg python env LD_PRELOAD="$PRELOAD" python3 "$TOP/tests/lib/tls_server.py" \
+        "$PORT" "$PKI/rsa.full.pem" "$PKI/rsa.key" --threads
+    local server=$BG_PID mark i
+    wait_port "$PORT"
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    mark=$(log_lines)
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    index
+    sleep 1.1   # the check is due: the next handshakes race to it
+    local clients=()
+    for i in 1 2 3 4 5 6 7 8; do
+        (for _ in 1 2 3; do staple "$PORT"; done >"$T/seen.$i") &
+        clients+=($!)
+    done
+    wait "${clients[@]}"
+    cat "$T"/seen.* | sort | uniq -c >&2
+    # 24 handshakes, each good (before the swap) or revoked, the last ones revoked
+    [ "$(cat "$T"/seen.* | wc -l)" -eq 24 ]
+    [ "$(cat "$T"/seen.* | grep -c -v -x -e "$(serial rsa) good" -e "$(serial rsa) revoked")" -eq 0 ]
+    for i in 1 2 3 4 5 6 7 8; do
+        [ "$(tail -1 "$T/seen.$i")" = "$(serial rsa) revoked" ]
+    done
+    [ "$(log_since "$mark" | grep -c ": debug: $IX: 1 files shared$")" -eq 1 ]
+    [ "$(log_since "$mark" | grep -c "$T/staples/[^ ]*: [0-9]* certificate(s)")" -eq 0 ]
+    [ "$(ix_maps "$server" | wc -l)" -eq 1 ]
+    alive "$server"
+}
+
+@test "two processes started on their own (process per service) map the same index: one copy per host" {
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    local port2 one two ino
+    port2=$(free_port)
+    s_server "$PORT" rsa
+    one=$BG_PID
+    s_server "$port2" rsa
+    two=$BG_PID
+    [ "$(staple "$PORT")" = "$(serial rsa) good" ]
+    [ "$(staple "$port2")" = "$(serial rsa) good" ]
+    ino=$(stat -c %i "$IX")
+    maps_index "$one" "$ino"
+    maps_index "$two" "$ino"
+    [ "$(log_count ": debug: $IX: 1 files shared$")" -eq 2 ]
+    [ "$(read_lines)" -eq 0 ]
+    # a new index: both move to it, the same new file
+    replace "$T/revoked.der" "$T/staples/rsa.der"
+    index
+    ino=$(stat -c %i "$IX")
+    staple_within 3 "$(serial rsa) revoked" "$PORT"
+    staple_within 3 "$(serial rsa) revoked" "$port2"
+    maps_index "$one" "$ino"
+    maps_index "$two" "$ino"
+    [ "$(read_lines)" -eq 0 ]
 }
