@@ -610,3 +610,58 @@ maps_index() {
     maps_index "$two" "$ino"
     [ "$(read_lines)" -eq 0 ]
 }
+
+# ------------------------------------------------------------ memory
+
+# ix_smaps PID: "PSS_KB PRIVATE_DIRTY_KB PATH" for each of PID's mappings of
+# the index (PATH ends in " (deleted)" for a replaced one).
+ix_smaps() {
+    awk -v ix="$IX" '
+        /^[0-9a-f]+-[0-9a-f]+ / {
+            if (path != "") print pss, dirty, path
+            path = ""
+            if (index($0, ix) > 0) { path = substr($0, index($0, ix)); pss = dirty = "?" }
+            next
+        }
+        path != "" && $1 == "Pss:" { pss = $2 }
+        path != "" && $1 == "Private_Dirty:" { dirty = $2 }
+        END { if (path != "") print pss, dirty, path }' "/proc/$1/smaps"
+}
+
+@test "memory: nginx, 4 workers, 2000 staples, a full refresh: the index is mapped shared, clean, at most once in all" {
+    "$BATS_FILE_TMPDIR/gen" "$PKI/int.pem" "$PKI/int.key" "$T/staples" 2000
+    cp "$T/good.der" "$T/staples/rsa.der"
+    mkdir "$T/new"
+    "$BATS_FILE_TMPDIR/gen" "$PKI/int.pem" "$PKI/int.key" "$T/new" 2000
+    cp "$T/revoked.der" "$T/new/rsa.der"
+    index
+    [ "$output" = "index: $IX: 2001 files" ]
+    ngx_start 4
+    serve_all good 20
+    # a full refresh: every file replaced by rename, rsa.der last, then indexed
+    local f w p ino size pss=0 line n=0
+    mv "$T"/new/staple-*.der "$T/staples/"
+    mv "$T/new/rsa.der" "$T/staples/"
+    index
+    [ "$output" = "index: $IX: 2001 files" ]
+    ino=$(stat -c %i "$IX") size=$(stat -c %s "$IX")
+    OLD=good serve_all revoked 20
+    serve_all revoked 10     # each worker once more, after its swap
+    [ "$(read_lines)" -eq 0 ]
+    for w in $(workers); do
+        maps_index "$w" "$ino"
+    done
+    for p in "$MASTER" $(workers); do
+        ix_smaps "$p" >"$T/smaps.$p"
+        cat "$T/smaps.$p" >&2
+        while read -r line; do
+            read -r kb dirty f <<<"$line"
+            [ "$dirty" = 0 ]        # read-only and shared: never a private page
+            n=$((n + 1))
+            [[ $f == "$IX" ]] && pss=$((pss + kb))
+        done <"$T/smaps.$p"
+    done
+    ((n >= 4))
+    echo "index: $size bytes; Pss of its mappings, all processes: $pss kB" >&2
+    ((pss > 0 && pss * 1024 <= size))
+}
