@@ -633,7 +633,8 @@ staple_sweep_shared(struct staple_scan *sc, int at)
 /*
  * Every file of the staple directory, when it is as the shared index listed
  * it (staple_shared_dir_same): no readdir(); the files the index skipped
- * are read as readdir() would have found them.
+ * are read as readdir() would have found them. With a malformed record the
+ * directory is listed instead: the record's file is then read, not lost.
  */
 static int
 staple_scan_index(struct staple_scan *sc, int at)
@@ -644,6 +645,9 @@ staple_scan_index(struct staple_scan *sc, int at)
 	const char *name;
 	int ok = 1;
 
+	for (size_t k = 0; k < n; k++)
+		if (staple_shared_file(sc->base, k, &name) == NULL)
+			return staple_scan_dir(sc, at);
 	for (size_t k = 0; ok && k < n; k++) {
 		if ((r = staple_shared_file(sc->base, k, &name)) == NULL)
 			continue;
