@@ -149,6 +149,25 @@ nobody_can_reach() {
     [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
 }
 
+@test "files the index skipped (a link, not a response) or lacks (added since) are read by the process" {
+    ln -s "$T/good.der" "$T/staples/rsa.der"
+    pki_garbage "$T/staples/bad.der"
+    index
+    [ "$output" = "index: $IX: 2 files" ]
+    s_server "$PORT" rsa -dcert "$PKI/ecdsa.pem" -dkey "$PKI/ecdsa.key"
+    [ "$(staple "$PORT" -sigalgs rsa_pss_rsae_sha256)" = "$(serial rsa) good" ]
+    [ "$(staple "$PORT" -sigalgs ecdsa_secp256r1_sha256)" = none ]
+    [ "$(log_count ": debug: $IX: 2 files shared$")" -eq 1 ]
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    [ "$(log_count ": warn: $T/staples/bad.der: not a DER OCSP response; skipped$")" -eq 1 ]
+    pki_ocsp "$PKI" ecdsa revoked issuer now "$T/ecdsa.der"
+    replace "$T/ecdsa.der" "$T/staples/ecdsa.der"
+    staple_within 3 "$(serial ecdsa) revoked" "$PORT" -sigalgs ecdsa_secp256r1_sha256
+    [ "$(staple "$PORT" -sigalgs rsa_pss_rsae_sha256)" = "$(serial rsa) good" ]
+    [ "$(read_lines ecdsa.der)" -eq 1 ]
+    [ "$(read_lines)" -eq 2 ]
+}
+
 @test "a staple rewritten in place after indexing (same size) is served; truncated to 0 bytes, none is" {
     # good and unknown: the same size, the same inode, different bytes
     pki_ocsp "$PKI" rsa unknown issuer now "$T/unknown.der"
