@@ -117,6 +117,13 @@ staple_shared_map(int dirfd, const char **why)
 	return sh;
 }
 
+void
+staple_shared_forget(const struct staple_shared *sh)
+{
+	if (sh != NULL)
+		madvise((void *)sh->map, sh->map_len, MADV_DONTNEED);
+}
+
 int
 staple_shared_same(const struct staple_shared *sh, const struct stat *st)
 {

@@ -109,6 +109,17 @@ struct staple_shared {
  */
 struct staple_shared *staple_shared_map(int dirfd, const char **why);
 
+/*
+ * Let go of the pages of `sh` this process has touched: the mapping stays,
+ * and a later lookup faults in, from the page cache, only what it reads.
+ * After a check (which reads every file's record) a process then holds in
+ * its page tables what its handshakes use, and one that stops doing
+ * handshakes (nginx's master, which keeps the index it mapped at start
+ * until its next reload) holds none of it. Safe under concurrent lookups:
+ * the file's contents never change.
+ */
+void staple_shared_forget(const struct staple_shared *sh);
+
 /* Whether the index file `st` is the one `sh` mapped. */
 int staple_shared_same(const struct staple_shared *sh, const struct stat *st);
 
