@@ -50,19 +50,19 @@ staple_shared_sound(const struct staple_shared_header *h, size_t len)
 	    ((const char *)h)[h->names + h->names_len - 1] == '\0';
 }
 
-/* The per-process tables beside the mapping: zero pages until written. */
-static struct staple_shared *
-staple_shared_new(const unsigned char *map, size_t len, const struct stat *st)
+struct staple_shared *
+staple_shared_wrap(const unsigned char *map, size_t len)
 {
 	const struct staple_shared_header *h = (const void *)map;
-	struct staple_shared *sh = calloc(1, sizeof(*sh));
+	struct staple_shared *sh;
 
-	if (sh == NULL ||
-	    (sh->vetted = calloc(h->nentries ? h->nentries : 1,
+	/* the per-process tables: zero pages until a verdict is written */
+	if (!staple_shared_sound(h, len) || (sh = calloc(1, sizeof(*sh))) == NULL)
+		return NULL;
+	if ((sh->vetted = calloc(h->nentries ? h->nentries : 1,
 	    sizeof(*sh->vetted))) == NULL ||
 	    (sh->why = calloc(h->nfiles ? h->nfiles : 1, sizeof(*sh->why))) == NULL) {
-		if (sh != NULL)
-			free(sh->vetted);
+		free(sh->vetted);
 		free(sh);
 		return NULL;
 	}
@@ -70,9 +70,6 @@ staple_shared_new(const unsigned char *map, size_t len, const struct stat *st)
 	sh->map = map;
 	sh->map_len = len;
 	sh->hdr = h;
-	sh->dev = st->st_dev;
-	sh->ino = st->st_ino;
-	sh->mtime = st->st_mtim;
 	return sh;
 }
 
@@ -108,19 +105,22 @@ staple_shared_map(int dirfd, const char **why)
 		*why = "not used: it cannot be mapped";
 		return NULL;
 	}
-	if (!staple_shared_sound(map, (size_t)st.st_size))
+	if ((sh = staple_shared_wrap(map, (size_t)st.st_size)) == NULL) {
 		*why = "not used: malformed";
-	else if ((sh = staple_shared_new(map, (size_t)st.st_size, &st)) == NULL)
-		*why = "not used: out of memory";
-	if (sh == NULL)
 		munmap(map, (size_t)st.st_size);
+		return NULL;
+	}
+	sh->mapped = 1;
+	sh->dev = st.st_dev;
+	sh->ino = st.st_ino;
+	sh->mtime = st.st_mtim;
 	return sh;
 }
 
 void
 staple_shared_forget(const struct staple_shared *sh)
 {
-	if (sh != NULL)
+	if (sh != NULL && sh->mapped)
 		madvise((void *)sh->map, sh->map_len, MADV_DONTNEED);
 }
 
@@ -148,7 +148,8 @@ staple_shared_release(struct staple_shared *sh)
 		free(sh->why[i]);
 	free(sh->why);
 	free(sh->vetted);
-	munmap((void *)sh->map, sh->map_len);
+	if (sh->mapped)
+		munmap((void *)sh->map, sh->map_len);
 	free(sh);
 }
 

@@ -91,6 +91,7 @@ struct staple_shared_entry {
  */
 struct staple_shared {
 	int refs;			/* atomic */
+	int mapped;			/* map is a mapping of the file below */
 	const unsigned char *map;
 	size_t map_len;
 	const struct staple_shared_header *hdr;
@@ -119,6 +120,12 @@ struct staple_shared *staple_shared_map(int dirfd, const char **why);
  * the file's contents never change.
  */
 void staple_shared_forget(const struct staple_shared *sh);
+
+/*
+ * The index `map` (len bytes, a caller's buffer kept until the release) if
+ * its header is sound; NULL otherwise or without memory. For the fuzz target.
+ */
+struct staple_shared *staple_shared_wrap(const unsigned char *map, size_t len);
 
 /* Whether the index file `st` is the one `sh` mapped. */
 int staple_shared_same(const struct staple_shared *sh, const struct stat *st);
