@@ -76,18 +76,27 @@ staple_shared_wrap(const unsigned char *map, size_t len)
 struct staple_shared *
 staple_shared_map(int dirfd, const char **why)
 {
-	struct staple_shared *sh = NULL;
+	struct staple_shared *sh;
 	struct stat dst, st;
 	void *map;
-	int fd;
+	int dfd, fd = -1;
 
 	*why = NULL;
-	if (fstatat(dirfd, STAPLE_SHARED_DIR, &dst, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    (fd = openat(dirfd, STAPLE_SHARED_NAME, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
+	/* each step opened without following a link, then judged as opened */
+	if ((dfd = openat(dirfd, STAPLE_SHARED_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !S_ISDIR(dst.st_mode) ||
-	    !staple_shared_root_only(&st) || !staple_shared_root_only(&dst)) {
+	fd = openat(dfd, STAPLE_SHARED_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(dfd, &dst) != 0 || fstat(fd, &st) != 0) {
+		close(dfd);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(dfd);
+	if (!S_ISREG(st.st_mode) || !staple_shared_root_only(&st) ||
+	    !staple_shared_root_only(&dst)) {
 		*why = "not used: it and its directory must be root's and"
 		    " writable by root alone";
 		close(fd);

@@ -43,6 +43,7 @@
 
 #define STAPLE_SHARED_MAGIC "LSSTIX01"
 #define STAPLE_SHARED_DIR ".index"
+#define STAPLE_SHARED_FILE "staples"
 #define STAPLE_SHARED_NAME ".index/staples"
 #define STAPLE_SHARED_VERSION 1
 
