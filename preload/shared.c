@@ -50,19 +50,39 @@ staple_shared_sound(const struct staple_shared_header *h, size_t len)
 	    ((const char *)h)[h->names + h->names_len - 1] == '\0';
 }
 
+/*
+ * `n` zeroed words of this process's own, never touched until written: a
+ * calloc() of less than malloc's mmap threshold would zero, and so make
+ * resident, a table per process and worker for entries it never vets.
+ */
+static void *
+staple_shared_table(size_t n)
+{
+	void *p = mmap(NULL, (n ? n : 1) * sizeof(uint64_t),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+staple_shared_table_free(void *p, size_t n)
+{
+	if (p != NULL)
+		munmap(p, (n ? n : 1) * sizeof(uint64_t));
+}
+
 struct staple_shared *
 staple_shared_wrap(const unsigned char *map, size_t len)
 {
 	const struct staple_shared_header *h = (const void *)map;
 	struct staple_shared *sh;
 
-	/* the per-process tables: zero pages until a verdict is written */
 	if (!staple_shared_sound(h, len) || (sh = calloc(1, sizeof(*sh))) == NULL)
 		return NULL;
-	if ((sh->vetted = calloc(h->nentries ? h->nentries : 1,
-	    sizeof(*sh->vetted))) == NULL ||
-	    (sh->why = calloc(h->nfiles ? h->nfiles : 1, sizeof(*sh->why))) == NULL) {
-		free(sh->vetted);
+	_Static_assert(sizeof(char *) <= sizeof(uint64_t), "a why per word");
+	if ((sh->vetted = staple_shared_table(h->nentries)) == NULL ||
+	    (sh->why = staple_shared_table(h->nfiles)) == NULL) {
+		staple_shared_table_free(sh->vetted, h->nentries);
 		free(sh);
 		return NULL;
 	}
@@ -153,10 +173,11 @@ staple_shared_release(struct staple_shared *sh)
 {
 	if (sh == NULL || __atomic_sub_fetch(&sh->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	/* failures are few: the table is read, not made resident, to find them */
 	for (size_t i = 0; i < sh->hdr->nfiles; i++)
 		free(sh->why[i]);
-	free(sh->why);
-	free(sh->vetted);
+	staple_shared_table_free(sh->why, sh->hdr->nfiles);
+	staple_shared_table_free(sh->vetted, sh->hdr->nentries);
 	if (sh->mapped)
 		munmap((void *)sh->map, sh->map_len);
 	free(sh);
