@@ -147,14 +147,14 @@ FUZZ_SECONDS = 120
 FUZZ_FLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB = preload/staple.c preload/store.c preload/config.c preload/log.c preload/ossl.c \
 	preload/vet.c preload/signer.c preload/issuers.c preload/compat.c preload/der.c \
-	preload/when.c preload/crl.c
+	preload/when.c preload/crl.c preload/shared.c
 FUZZ_TARGETS = tests/.work/fuzz_staple tests/.work/fuzz_store tests/.work/fuzz_config tests/.work/fuzz_der \
-	tests/.work/fuzz_crl
+	tests/.work/fuzz_crl tests/.work/fuzz_shared
 fuzz-build: $(FUZZ_TARGETS)
 tests/.work/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB) $(HDRS)
 	mkdir -p tests/.work
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -o $@ $< $(FUZZ_LIB) -Wl,--no-as-needed -lssl -lcrypto $(LIBS)
-fuzz: fuzz-build
+fuzz: all fuzz-build
 	fuzz/run $(FUZZ_SECONDS)
 
 # The library built with ThreadSanitizer, for the threaded tests.

@@ -50,19 +50,39 @@ staple_shared_sound(const struct staple_shared_header *h, size_t len)
 	    ((const char *)h)[h->names + h->names_len - 1] == '\0';
 }
 
-/* The per-process tables beside the mapping: zero pages until written. */
-static struct staple_shared *
-staple_shared_new(const unsigned char *map, size_t len, const struct stat *st)
+/*
+ * `n` zeroed words of this process's own, never touched until written: a
+ * calloc() of less than malloc's mmap threshold would zero, and so make
+ * resident, a table per process and worker for entries it never vets.
+ */
+static void *
+staple_shared_table(size_t n)
+{
+	void *p = mmap(NULL, (n ? n : 1) * sizeof(uint64_t),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+staple_shared_table_free(void *p, size_t n)
+{
+	if (p != NULL)
+		munmap(p, (n ? n : 1) * sizeof(uint64_t));
+}
+
+struct staple_shared *
+staple_shared_wrap(const unsigned char *map, size_t len)
 {
 	const struct staple_shared_header *h = (const void *)map;
-	struct staple_shared *sh = calloc(1, sizeof(*sh));
+	struct staple_shared *sh;
 
-	if (sh == NULL ||
-	    (sh->vetted = calloc(h->nentries ? h->nentries : 1,
-	    sizeof(*sh->vetted))) == NULL ||
-	    (sh->why = calloc(h->nfiles ? h->nfiles : 1, sizeof(*sh->why))) == NULL) {
-		if (sh != NULL)
-			free(sh->vetted);
+	if (!staple_shared_sound(h, len) || (sh = calloc(1, sizeof(*sh))) == NULL)
+		return NULL;
+	_Static_assert(sizeof(char *) <= sizeof(uint64_t), "a why per word");
+	if ((sh->vetted = staple_shared_table(h->nentries)) == NULL ||
+	    (sh->why = staple_shared_table(h->nfiles)) == NULL) {
+		staple_shared_table_free(sh->vetted, h->nentries);
 		free(sh);
 		return NULL;
 	}
@@ -70,27 +90,33 @@ staple_shared_new(const unsigned char *map, size_t len, const struct stat *st)
 	sh->map = map;
 	sh->map_len = len;
 	sh->hdr = h;
-	sh->dev = st->st_dev;
-	sh->ino = st->st_ino;
-	sh->mtime = st->st_mtim;
 	return sh;
 }
 
 struct staple_shared *
 staple_shared_map(int dirfd, const char **why)
 {
-	struct staple_shared *sh = NULL;
+	struct staple_shared *sh;
 	struct stat dst, st;
 	void *map;
-	int fd;
+	int dfd, fd = -1;
 
 	*why = NULL;
-	if (fstatat(dirfd, STAPLE_SHARED_DIR, &dst, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    (fd = openat(dirfd, STAPLE_SHARED_NAME, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
+	/* each step opened without following a link, then judged as opened */
+	if ((dfd = openat(dirfd, STAPLE_SHARED_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !S_ISDIR(dst.st_mode) ||
-	    !staple_shared_root_only(&st) || !staple_shared_root_only(&dst)) {
+	fd = openat(dfd, STAPLE_SHARED_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(dfd, &dst) != 0 || fstat(fd, &st) != 0) {
+		close(dfd);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(dfd);
+	if (!S_ISREG(st.st_mode) || !staple_shared_root_only(&st) ||
+	    !staple_shared_root_only(&dst)) {
 		*why = "not used: it and its directory must be root's and"
 		    " writable by root alone";
 		close(fd);
@@ -108,13 +134,23 @@ staple_shared_map(int dirfd, const char **why)
 		*why = "not used: it cannot be mapped";
 		return NULL;
 	}
-	if (!staple_shared_sound(map, (size_t)st.st_size))
+	if ((sh = staple_shared_wrap(map, (size_t)st.st_size)) == NULL) {
 		*why = "not used: malformed";
-	else if ((sh = staple_shared_new(map, (size_t)st.st_size, &st)) == NULL)
-		*why = "not used: out of memory";
-	if (sh == NULL)
 		munmap(map, (size_t)st.st_size);
+		return NULL;
+	}
+	sh->mapped = 1;
+	sh->dev = st.st_dev;
+	sh->ino = st.st_ino;
+	sh->mtime = st.st_mtim;
 	return sh;
+}
+
+void
+staple_shared_forget(const struct staple_shared *sh)
+{
+	if (sh != NULL && sh->mapped)
+		madvise((void *)sh->map, sh->map_len, MADV_DONTNEED);
 }
 
 int
@@ -137,11 +173,13 @@ staple_shared_release(struct staple_shared *sh)
 {
 	if (sh == NULL || __atomic_sub_fetch(&sh->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	/* failures are few: the table is read, not made resident, to find them */
 	for (size_t i = 0; i < sh->hdr->nfiles; i++)
 		free(sh->why[i]);
-	free(sh->why);
-	free(sh->vetted);
-	munmap((void *)sh->map, sh->map_len);
+	staple_shared_table_free(sh->why, sh->hdr->nfiles);
+	staple_shared_table_free(sh->vetted, sh->hdr->nentries);
+	if (sh->mapped)
+		munmap((void *)sh->map, sh->map_len);
 	free(sh);
 }
 

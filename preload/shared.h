@@ -43,6 +43,7 @@
 
 #define STAPLE_SHARED_MAGIC "LSSTIX01"
 #define STAPLE_SHARED_DIR ".index"
+#define STAPLE_SHARED_FILE "staples"
 #define STAPLE_SHARED_NAME ".index/staples"
 #define STAPLE_SHARED_VERSION 1
 
@@ -91,6 +92,7 @@ struct staple_shared_entry {
  */
 struct staple_shared {
 	int refs;			/* atomic */
+	int mapped;			/* map is a mapping of the file below */
 	const unsigned char *map;
 	size_t map_len;
 	const struct staple_shared_header *hdr;
@@ -108,6 +110,23 @@ struct staple_shared {
  * *why set (logged by the caller once).
  */
 struct staple_shared *staple_shared_map(int dirfd, const char **why);
+
+/*
+ * Let go of the pages of `sh` this process has touched: the mapping stays,
+ * and a later lookup faults in, from the page cache, only what it reads.
+ * After a check (which reads every file's record) a process then holds in
+ * its page tables what its handshakes use, and one that stops doing
+ * handshakes (nginx's master, which keeps the index it mapped at start
+ * until its next reload) holds none of it. Safe under concurrent lookups:
+ * the file's contents never change.
+ */
+void staple_shared_forget(const struct staple_shared *sh);
+
+/*
+ * The index `map` (len bytes, a caller's buffer kept until the release) if
+ * its header is sound; NULL otherwise or without memory. For the fuzz target.
+ */
+struct staple_shared *staple_shared_wrap(const unsigned char *map, size_t len);
 
 /* Whether the index file `st` is the one `sh` mapped. */
 int staple_shared_same(const struct staple_shared *sh, const struct stat *st);

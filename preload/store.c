@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -47,6 +48,9 @@ struct staple_snapshot {
  */
 static char **watch;
 static size_t watch_count, watch_cap;
+
+/* Files the process no longer holds itself, from which heap is given back. */
+#define TRIM_FILES 1024
 
 /* Files stat()ed per check for changes in place, beyond those to recheck. */
 #define SWEEP_FILES 4096
@@ -723,7 +727,7 @@ staple_store_rebuild(int full)
 {
 	struct staple_snapshot *s = NULL, *old = staple_snapshot_hold();
 	struct staple_scan sc = { NULL, 0, 0, old, NULL, NULL, 0 };
-	int ok = 1, at, refused = 0, published = 0;
+	int ok = 1, at, refused = 0, published = 0, trim = 0;
 	struct stat dir;
 
 	at = staple_dir_dup(&refused);
@@ -767,6 +771,13 @@ staple_store_rebuild(int full)
 	store.current = s;
 	pthread_mutex_unlock(&store.lock);
 	published = 1;
+	/*
+	 * A new shared index took over what the process had read itself (a
+	 * refresh seen half-way): give those pages back rather than keep a
+	 * heap the size of a copy of the directory.
+	 */
+	if (old != NULL && old->nfiles >= s->nfiles + TRIM_FILES)
+		trim = 1;
 done:
 	for (size_t i = 0; i < sc.n; i++)
 		staple_file_release(sc.files[i]);
@@ -774,6 +785,8 @@ done:
 	staple_shared_release(sc.base);
 	free(sc.live);
 	staple_snapshot_release(old);
+	if (trim)
+		malloc_trim(0);
 	return published;
 }
 
@@ -927,6 +940,7 @@ staple_store_check(int force)
 		staple_vet_start();
 		staple_store_vet();
 	}
+	staple_shared_forget(store.shared);
 	ossl.ERR_pop_to_mark();
 }
 

@@ -85,3 +85,29 @@ open(sys.argv[1], 'wb').write(bytes([len(parts)]) + b''.join(len(p).to_bytes(2, 
     [ "$(grep -cx indirect <<<"$output")" -eq 1 ]
     [ "$(grep -cx reader-refused <<<"$output")" -ge 1 ]
 }
+
+@test "fuzz_shared: a real shared index is read whole; cut short, flipped or kept regressions run clean" {
+    pki_ocsp "$PKI" rsa good issuer now "$T/staples/rsa.der"
+    pki_multi "$PKI" "$T/staples/multi.der" rsa vhost
+    pki_garbage "$T/staples/garbage.der"
+    "$TOP/staplectl" index --dir "$T/staples"
+    cp "$T/staples/.index/staples" "$T/real"
+    head -c 300 "$T/real" >"$T/short"
+    # the header kept, every byte after it flipped in turn, one file each
+    python3 - "$T/real" "$T/flipped" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+for i in range(184, len(b), 7):
+    c = bytearray(b)
+    c[i] ^= 0xff
+    open('%s.%d' % (sys.argv[2], i), 'wb').write(c)
+PY
+    run env FUZZ_SHARED_REPORT=1 "$TOP/tests/.work/fuzz_shared" -runs=0 "$T/real" "$T/short" \
+        "$T"/flipped.* $(find "$TOP/fuzz/regressions/shared" -type f ! -name .gitkeep)
+    [ "$status" -eq 0 ]
+    # three files (garbage listed as skipped), three entries, each found and
+    # picked from its bucket
+    [[ $output == *"files 3 entries 3 found 3 picked 3"* ]]
+    [[ $output == *refused* ]]
+    [[ $output == *"Executed $T/short"* ]]
+}

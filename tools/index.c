@@ -422,6 +422,11 @@ ctl_index_write(const char *dir, int force, size_t *nfiles, const char **why)
 	}
 	if (!ix_list(dfd, &ix))
 		goto done;
+	if (!force && ix.n == 0) {
+		*nfiles = 0;	/* nothing to share: nothing is made */
+		ok = 1;
+		goto done;
+	}
 	ix_settle(dfd, &ix);
 	/* listed again after the wait: it is the listing that is recorded */
 	ix_free(&ix);

@@ -212,6 +212,31 @@ job_wait(struct job *jobs, int *running, struct outcome *outs,
 	jobs[i] = jobs[--*running];
 }
 
+/*
+ * A long run writes the index every INDEX_EVERY seconds too: until it is
+ * written, each server process reads the staples the run replaced itself,
+ * one copy per process.
+ */
+#define INDEX_EVERY 30
+static time_t index_written;
+
+/*
+ * Write the directory's shared index when it changed, so that the servers'
+ * processes share what this run wrote (root only: it is the only index
+ * they map). Its failure is said, and fails nothing: they read the files.
+ */
+static void
+refresh_index(const struct options *o)
+{
+	const char *why;
+	size_t n;
+
+	index_written = time(NULL);
+	if (geteuid() == 0 && !ctl_index_write(o->dir, 0, &n, &why))
+		fprintf(stderr, "staplectl: index of %s: not written: %s\n",
+		    o->dir, why);
+}
+
 /* Run refresh_one for every item, at most o->jobs at a time. */
 static void
 refresh_all(const struct item *items, size_t n, const struct options *o,
@@ -229,9 +254,13 @@ refresh_all(const struct item *items, size_t n, const struct options *o,
 	 */
 	signal(SIGCHLD, SIG_DFL);
 	fflush(NULL);
+	if (index_written == 0)
+		index_written = time(NULL);
 	for (size_t i = 0; i < n; i++) {
 		if (running == o->jobs)
 			job_wait(jobs, &running, outs, items);
+		if (time(NULL) - index_written >= INDEX_EVERY)
+			refresh_index(o);
 		if (pipe(fds) != 0)
 			ctl_die("refresh", strerror(errno));
 		jobs[running].pid = fork();
@@ -546,22 +575,6 @@ refresh_register(struct options *o)
 	ctl_wstate_free(&st);
 	close(rfd);
 	close(dfd);
-}
-
-/*
- * Write the directory's shared index when it changed, so that the servers'
- * processes share what this run wrote (root only: it is the only index
- * they map). Its failure is said, and fails nothing: they read the files.
- */
-static void
-refresh_index(const struct options *o)
-{
-	const char *why;
-	size_t n;
-
-	if (geteuid() == 0 && !ctl_index_write(o->dir, 0, &n, &why))
-		fprintf(stderr, "staplectl: index of %s: not written: %s\n",
-		    o->dir, why);
 }
 
 int

@@ -139,7 +139,8 @@ int ctl_index(int argc, char **argv);
 /*
  * Write DIR's shared staple index (preload/shared.h), as root only; 1 with
  * the number of files listed in *nfiles, or 0 with *why. Unless `force`,
- * an index that lists the directory as it is stays (*nfiles 0).
+ * an index that lists the directory as it is stays, and a directory without
+ * staples gets none (*nfiles 0).
  */
 int ctl_index_write(const char *dir, int force, size_t *nfiles,
     const char **why);
