@@ -407,14 +407,6 @@ ctl_index_write(const char *dir, int force, size_t *nfiles, const char **why)
 		    " that root alone can write";
 		goto done;
 	}
-	/*
-	 * .index first: making it changes the directory, which must be as the
-	 * index records it for servers and the next refresh to trust it.
-	 */
-	if (mkdirat(dfd, STAPLE_SHARED_DIR, 0755) != 0 && errno != EEXIST) {
-		*why = strerror(errno);
-		goto done;
-	}
 	if (!force && ix_current(dfd, &before)) {
 		*nfiles = 0;
 		ok = 1;
@@ -425,6 +417,15 @@ ctl_index_write(const char *dir, int force, size_t *nfiles, const char **why)
 	if (!force && ix.n == 0) {
 		*nfiles = 0;	/* nothing to share: nothing is made */
 		ok = 1;
+		goto done;
+	}
+	/*
+	 * .index before the listing that is recorded: making it changes the
+	 * directory, which must stay as the index records it for servers and
+	 * the next refresh to trust it.
+	 */
+	if (mkdirat(dfd, STAPLE_SHARED_DIR, 0755) != 0 && errno != EEXIST) {
+		*why = strerror(errno);
 		goto done;
 	}
 	ix_settle(dfd, &ix);
