@@ -196,6 +196,20 @@ nobody_can_reach() {
     [ "$(log_count ": warn: $T/staples/rsa.der: not a DER OCSP response; skipped$")" -eq 1 ]
 }
 
+@test "a staple rewritten in place before the server starts is served as the file is, within the interval" {
+    # a starting process takes the index's records without a stat() each:
+    # the first handshake may still get the indexed staple; the sweep then
+    # finds the change
+    pki_ocsp "$PKI" rsa unknown issuer now "$T/unknown.der"
+    cp "$T/good.der" "$T/staples/rsa.der"
+    index
+    cat "$T/unknown.der" >"$T/staples/rsa.der"
+    s_server "$PORT" rsa
+    staple_within 4 "$(serial rsa) unknown" "$PORT"
+    [ "$(read_lines rsa.der)" -eq 1 ]
+    [ "$(log_count ": debug: $IX: 1 files shared$")" -eq 1 ]
+}
+
 @test "a staple removed after indexing is not served from the index any more" {
     cp "$T/good.der" "$T/staples/rsa.der"
     index
