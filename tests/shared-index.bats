@@ -111,9 +111,10 @@ nobody_can_reach() {
     [ "$(stat -c '%u %a' "$IX")" = "0 644" ]
     [ "$(ls -A "$T/staples/.index")" = staples ]
     # both files are in it: a server maps it and reads neither file itself
-    local f
-    f=$(ls "$T/staples" | grep -v '^rsa.der$')
-    [ -n "$f" ]
+    local f files=("$T"/staples/*)
+    [ "${#files[@]}" -eq 2 ]
+    for f in "${files[@]##*/}"; do [[ $f != rsa.der ]] && break; done
+    [[ $f != rsa.der && -f $T/staples/$f ]]
     grep -a -q -F "$f" "$IX"
     grep -a -q -F rsa.der "$IX"
     bg fleet env LD_PRELOAD="$PRELOAD" openssl s_server -www -accept "127.0.0.1:$PORT" \
@@ -531,8 +532,9 @@ maps_index() {
         -e inject=fdatasync:signal=SIGKILL "$CTL" index --dir "$T/staples"
     [ "$status" -eq 137 ]
     grep -q '+++ killed by SIGKILL' "$T/strace"
-    local tmp
-    tmp=$(ls -A "$T/staples/.index" | grep -x '\.staples\.[0-9]*\.tmp')
+    local left=("$T"/staples/.index/.staples.*.tmp) tmp
+    [ "${#left[@]}" -eq 1 ] && [ -f "${left[0]}" ]
+    tmp=${left[0]##*/}
     [ "$(stat -c %s "$T/staples/.index/$tmp")" -eq "$(stat -c %s "$T/old.index")" ]
     # the old index in place, intact; the leftover there too
     cmp "$IX" "$T/old.index"
