@@ -461,10 +461,28 @@ staple_load(int at, const char *name, int nofollow, const char *label,
 }
 
 /*
+ * Whether file `k` of the scan's index may be judged by its inode (or, when
+ * the directory is as the index listed it, taken as it is) without a
+ * stat(): not in a process's first scan (the index may be days older than
+ * the process, and a file rewritten in place keeps its inode), nor when
+ * this process found the file changed since the index was written; yes for
+ * a new index (written from the files as they are) and for a file this
+ * process served from the same index before (the sweep watches it).
+ */
+static int
+staple_scan_trusts(const struct staple_scan *sc, size_t k)
+{
+	if (sc->old == NULL)
+		return 0;
+	return sc->old->base != sc->base || staple_live(sc->old->live, k);
+}
+
+/*
  * Whether `name` (relative to `at`) is served from the shared index, and
  * if so mark it live: its record there is of the file as it is now. With
  * `ino` (readdir() called it a regular file with that inode), the same
- * inode, as staple_scan_file judges files; without, the same stat().
+ * inode, as staple_scan_file judges files, when staple_scan_trusts; else
+ * the same stat().
  */
 static int
 staple_scan_shared(struct staple_scan *sc, int at, const char *name, ino_t ino)
@@ -478,7 +496,7 @@ staple_scan_shared(struct staple_scan *sc, int at, const char *name, ino_t ino)
 	if (k < 0 || (r = staple_shared_file(sc->base, (size_t)k, &n)) == NULL ||
 	    (r->flags & STAPLE_SHARED_SKIPPED))
 		return 0;
-	if (ino != 0)
+	if (ino != 0 && staple_scan_trusts(sc, (size_t)k))
 		same = r->ino == (uint64_t)ino;
 	else if (fstatat(at, name, &st, 0) == 0)
 		same = staple_shared_file_same(r, &st);
@@ -637,8 +655,9 @@ staple_sweep_shared(struct staple_scan *sc, int at)
 /*
  * Every file of the staple directory, when it is as the shared index listed
  * it (staple_shared_dir_same): no readdir(); the files the index skipped
- * are read as readdir() would have found them. With a malformed record the
- * directory is listed instead: the record's file is then read, not lost.
+ * are read as readdir() would have found them, and those it may not take
+ * as they are (staple_scan_trusts) are stat()ed. With a malformed record
+ * the directory is listed instead: the record's file is then read, not lost.
  */
 static int
 staple_scan_index(struct staple_scan *sc, int at)
@@ -655,7 +674,7 @@ staple_scan_index(struct staple_scan *sc, int at)
 	for (size_t k = 0; ok && k < n; k++) {
 		if ((r = staple_shared_file(sc->base, k, &name)) == NULL)
 			continue;
-		if (!(r->flags & STAPLE_SHARED_SKIPPED)) {
+		if (!(r->flags & STAPLE_SHARED_SKIPPED) && staple_scan_trusts(sc, k)) {
 			staple_live_set(sc->live, k, 1);
 			continue;
 		}
