@@ -44,6 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		staple_shared_file_same(r, &st);
 		found += staple_shared_find(sh, name) == (long)k;
+		staple_shared_find_next(sh, k, name);
 	}
 	for (uint32_t n = 0; n < sh->hdr->nentries; n++) {
 		if (!staple_pick_shared(&p, sh, n, &file) ||

@@ -35,7 +35,8 @@ staple_shared_sound(const struct staple_shared_header *h, size_t len)
 	    h->version != STAPLE_SHARED_VERSION || h->order != 0x01020304 ||
 	    h->size != len || h->nbuckets == 0 ||
 	    (h->nbuckets & (h->nbuckets - 1)) != 0 ||
-	    h->files % 8 || h->entries % 8 || h->start % 4 || h->slots % 4)
+	    h->files % 8 || h->entries % 8 || h->start % 4 || h->slots % 4 ||
+	    h->listing % 4)
 		return 0;
 	return staple_shared_fits(len, h->files, h->nfiles,
 	    sizeof(struct staple_shared_file)) &&
@@ -43,6 +44,7 @@ staple_shared_sound(const struct staple_shared_header *h, size_t len)
 	    sizeof(struct staple_shared_entry)) &&
 	    staple_shared_fits(len, h->start, (uint64_t)h->nbuckets + 1, 4) &&
 	    staple_shared_fits(len, h->slots, h->nentries, 4) &&
+	    staple_shared_fits(len, h->listing, h->nfiles, 4) &&
 	    staple_shared_fits(len, h->names, h->names_len, 1) &&
 	    staple_shared_fits(len, h->blobs, h->blobs_len, 1) &&
 	    staple_shared_fits(len, h->der, h->der_len, 1) &&
@@ -254,6 +256,19 @@ staple_shared_find(const struct staple_shared *sh, const char *name)
 			lo = mid + 1;
 	}
 	return -1;
+}
+
+long
+staple_shared_find_next(const struct staple_shared *sh, size_t i,
+    const char *name)
+{
+	const uint32_t *order = (const uint32_t *)(sh->map + sh->hdr->listing);
+	const char *n;
+
+	if (i < sh->hdr->nfiles &&
+	    staple_shared_file(sh, order[i], &n) != NULL && strcmp(name, n) == 0)
+		return (long)order[i];
+	return staple_shared_find(sh, name);
 }
 
 int

@@ -272,6 +272,7 @@ struct staple_scan {
 	const struct staple_snapshot *old;
 	struct staple_shared *base;	/* the shared index it uses, or NULL */
 	unsigned char *live;		/* its live bits, being set */
+	size_t listed;			/* names readdir() gave so far (a hint) */
 	int changed;		/* a file was read again, came or went */
 };
 
@@ -490,7 +491,7 @@ staple_scan_shared(struct staple_scan *sc, int at, const char *name, ino_t ino)
 	const struct staple_shared_file *r;
 	const char *n;
 	struct stat st;
-	long k = staple_shared_find(sc->base, name);
+	long k = staple_shared_find_next(sc->base, sc->listed, name);
 	int same;
 
 	if (k < 0 || (r = staple_shared_file(sc->base, (size_t)k, &n)) == NULL ||
@@ -555,6 +556,7 @@ staple_scan_dir(struct staple_scan *sc, int at)
 {
 	char label[PATH_MAX + 256];
 	struct dirent *d;
+	size_t listed = 0;
 	DIR *dir;
 	int fd, ok = 1;
 
@@ -570,6 +572,12 @@ staple_scan_dir(struct staple_scan *sc, int at)
 		/* Dot files are skipped: writers use them as temporary names. */
 		if (d->d_name[0] == '.')
 			continue;
+		/* the shared index lists all but directories, in this order */
+		sc->listed = d->d_type == DT_DIR ? (size_t)-1 : listed++;
+		/* most names: the index's, as they are (no label to make) */
+		if (sc->base != NULL && d->d_type == DT_REG &&
+		    staple_scan_shared(sc, at, d->d_name, d->d_ino))
+			continue;
 		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, d->d_name);
 		/* so is the CRL directory (its default place is DIR/crl) */
 		if (d->d_type == DT_DIR && strcmp(label, staple_conf.crl_dir) == 0)
@@ -582,6 +590,7 @@ staple_scan_dir(struct staple_scan *sc, int at)
 		ok = staple_scan_file(sc, at, d->d_name,
 		    d->d_type == DT_REG ? d->d_ino : 0, d->d_type == DT_REG, label);
 	}
+	sc->listed = (size_t)-1;
 	closedir(dir);
 	return ok;
 }
@@ -745,7 +754,7 @@ static int
 staple_store_rebuild(int full)
 {
 	struct staple_snapshot *s = NULL, *old = staple_snapshot_hold();
-	struct staple_scan sc = { NULL, 0, 0, old, NULL, NULL, 0 };
+	struct staple_scan sc = { NULL, 0, 0, old, NULL, NULL, (size_t)-1, 0 };
 	int ok = 1, at, refused = 0, published = 0, trim = 0;
 	struct stat dir;
 

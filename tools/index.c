@@ -33,6 +33,7 @@
 struct ix_file {
 	char *name;
 	int type;			/* d_type */
+	uint32_t listed;		/* its place in readdir()'s order */
 	struct stat st;
 	unsigned char *der;
 	size_t der_len;
@@ -93,6 +94,7 @@ ix_list(int dfd, struct ix *ix)
 		}
 		memset(&ix->files[ix->n], 0, sizeof(ix->files[0]));
 		ix->files[ix->n].type = d->d_type;
+		ix->files[ix->n].listed = (uint32_t)ix->n;
 		if ((ix->files[ix->n].name = strdup(d->d_name)) == NULL)
 			break;
 		ix->n++;
@@ -215,7 +217,7 @@ ix_layout(struct ix *ix, const struct stat *dir, int dir_known,
     unsigned char **out, size_t *len)
 {
 	struct staple_shared_header h;
-	uint32_t *start, *slots, e = 0, nb = 16;
+	uint32_t *start, *slots, *order, e = 0, nb = 16;
 	struct timespec now;
 	uint64_t size, names = 0, blobs = 0, der = 0;
 	unsigned char *buf;
@@ -241,7 +243,8 @@ ix_layout(struct ix *ix, const struct stat *dir, int dir_known,
 	h.entries = h.files + ix->n * sizeof(struct staple_shared_file);
 	h.start = h.entries + ix->nentries * sizeof(struct staple_shared_entry);
 	h.slots = h.start + ((uint64_t)nb + 1) * 4;
-	h.names = h.slots + ix->nentries * 4;
+	h.listing = h.slots + ix->nentries * 4;
+	h.names = h.listing + ix->n * 4;
 	h.names_len = ix->names_len ? ix->names_len : 1;
 	h.blobs = h.names + h.names_len;
 	h.blobs_len = ix->blobs_len;
@@ -266,11 +269,13 @@ ix_layout(struct ix *ix, const struct stat *dir, int dir_known,
 	h.built_nsec = now.tv_nsec;
 	start = (uint32_t *)(buf + h.start);
 	slots = (uint32_t *)(buf + h.slots);
+	order = (uint32_t *)(buf + h.listing);
 	for (size_t i = 0; i < ix->n; i++) {
 		struct ix_file *f = &ix->files[i];
 		struct staple_shared_file *r =
 		    (struct staple_shared_file *)(buf + h.files) + i;
 
+		order[f->listed] = (uint32_t)i;
 		r->ino = f->st.st_ino;
 		r->size = (uint64_t)f->st.st_size;
 		r->mtime_sec = f->st.st_mtim.tv_sec;
