@@ -165,7 +165,7 @@ check-tsan: $(SRCS) $(HDRS) preload/exports.map all
 	LIBSTAPLE=$(CURDIR)/$(TSAN_LIB) \
 	STAPLE_PRELOAD_BASE=$$($(CC) -print-file-name=libtsan.so) \
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-	tests/run tests/threads.bats
+	tests/run --filter threaded tests/threads.bats tests/shared-index.bats
 
 # valgrind memcheck on a server under the preload serving 1,000 handshakes.
 check-valgrind: all

@@ -352,9 +352,28 @@ staple_pick_entry(struct staple_pick *p, const struct staple_entry *e)
 {
 	struct staple_file *f = (struct staple_file *)e->file;
 
-	p->e = *e;
+	/*
+	 * Field by field: other threads write the verdict word (atomically)
+	 * and the rebuilding thread a kept file's stat fields, which a lookup
+	 * never reads.
+	 */
+	memset(p, 0, sizeof(*p));
+	p->e.md_nid = e->md_nid;
+	p->e.hash_len = e->hash_len;
+	p->e.serial_len = e->serial_len;
+	p->e.serial_neg = e->serial_neg;
+	p->e.flags = e->flags;
+	memcpy(p->e.name_hash, e->name_hash, e->hash_len);
+	memcpy(p->e.key_hash, e->key_hash, e->hash_len);
+	memcpy(p->e.serial, e->serial, e->serial_len);
+	p->e.cert_status = e->cert_status;
+	p->e.this_update = e->this_update;
+	p->e.next_update = e->next_update;
 	p->e.vetted = __atomic_load_n(&e->vetted, __ATOMIC_ACQUIRE);
-	p->f = *f;
+	p->f.name = f->name;
+	p->f.der = f->der;
+	p->f.der_len = f->der_len;
+	p->f.nentries = f->nentries;
 	p->f.why = __atomic_load_n(&f->why, __ATOMIC_ACQUIRE);
 	p->e.file = &p->f;
 	p->vetted_at = &((struct staple_entry *)e)->vetted;
