@@ -86,12 +86,7 @@ swapped_server() {
     chmod 0777 "$T/staples"
     chmod 0644 "$T/staples"/*.der "$LIBSTAPLE_CONF"
     cp "$PKI/rsa.key" "$PKI/rsa.pem" "$PKI/int.pem" "$T/" && chmod 0644 "$T"/*.pem "$T/rsa.key"
-    : >"$LIBSTAPLE_LOG" && chmod 0666 "$LIBSTAPLE_LOG"
-    local d=$T
-    while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
-        chmod o+x "$d"
-        d=$(dirname "$d")
-    done
+    nobody_can_reach
     bg nobody env LD_PRELOAD="$PRELOAD" setpriv --reuid=65534 --regid=65534 \
         --clear-groups openssl s_server -www -accept "127.0.0.1:$PORT" \
         -cert "$T/rsa.pem" -key "$T/rsa.key" -cert_chain "$T/int.pem"

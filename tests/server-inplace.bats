@@ -26,12 +26,7 @@ server() {
     case $1 in
         s_server) s_server "$PORT" rsa ;;
         nginx)
-            : >"$LIBSTAPLE_LOG" && chmod 0666 "$LIBSTAPLE_LOG"
-            local d=$T
-            while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
-                chmod o+x "$d"
-                d=$(dirname "$d")
-            done
+            nobody_can_reach
             nginx_conf 2 rsa && nginx_start ;;
     esac
 }

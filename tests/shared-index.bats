@@ -72,16 +72,6 @@ ix_maps() {
     grep -F -- "$IX" "/proc/$1/maps" || true
 }
 
-# nobody_can_reach: nginx's workers run as nobody: a log file they can
-# write, on a path they can reach.
-nobody_can_reach() {
-    : >"$LIBSTAPLE_LOG" && chmod 0666 "$LIBSTAPLE_LOG"
-    local d=$T
-    while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
-        chmod o+x "$d"
-        d=$(dirname "$d")
-    done
-}
 
 @test "staplectl index writes .index/staples; a server started after it staples from the index" {
     cp "$T/good.der" "$T/staples/rsa.der"

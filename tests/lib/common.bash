@@ -79,6 +79,18 @@ setup_test() {
     : >"$LIBSTAPLE_CONF"
 }
 
+# nobody_can_reach: for a server whose processes run as nobody (nginx's
+# workers, a setpriv'd program): a log file they can write, on a path of
+# the test's directories they can reach.
+nobody_can_reach() {
+    : >"$LIBSTAPLE_LOG" && chmod 0666 "$LIBSTAPLE_LOG"
+    local d=$T
+    while [[ $d == "${BATS_RUN_TMPDIR:-$T}"* && $d != / ]]; do
+        chmod o+x "$d"
+        d=$(dirname "$d")
+    done
+}
+
 # s_server PORT CERT [ARGS...]: an unmodified openssl s_server under the
 # preload, serving leaf CERT (a name from the PKI) with its chain.
 s_server() {
