@@ -59,7 +59,7 @@ struct staple_shared_header {
 	uint64_t dir_dev, dir_ino;
 	int64_t dir_mtime_sec, dir_mtime_nsec, dir_ctime_sec, dir_ctime_nsec;
 	int64_t built_sec, built_nsec;	/* when, CLOCK_REALTIME */
-	uint32_t nfiles, nentries, nbuckets, flags;
+	uint32_t nfiles, nentries, nbuckets, pad;	/* pad: 0 */
 	uint64_t files, entries, start, slots, listing, names, blobs, der;  /* offsets */
 	uint64_t names_len, blobs_len, der_len;
 };

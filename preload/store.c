@@ -517,12 +517,14 @@ staple_scan_shared(struct staple_scan *sc, int at, const char *name, ino_t ino)
  * and changes in place are left to the sweep; without, the same device,
  * inode, size, mtime and ctime, to the nanosecond, as stat() says of what
  * the name leads to. A file marked to recheck is read again regardless.
+ * Files of the shared index as it recorded them are only marked live.
  * Returns 0 on allocation failure only.
  */
 static int
 staple_scan_file(struct staple_scan *sc, int at, const char *name, ino_t ino,
-    int nofollow, const char *label)
+    int nofollow)
 {
+	char label[PATH_MAX + 256];
 	struct staple_file *f, *nf;
 	struct stat st;
 	int nomem = 0, r = 0;
@@ -542,6 +544,9 @@ staple_scan_file(struct staple_scan *sc, int at, const char *name, ino_t ino,
 		staple_file_hold(f);
 		return staple_scan_add(sc, f);
 	}
+	/* the name the operator knows: a watched file's is absolute */
+	snprintf(label, sizeof(label), "%s%s%s", name[0] == '/' ? "" :
+	    staple_conf.dir, name[0] == '/' ? "" : "/", name);
 	nf = staple_load(at, name, nofollow, label, f, &nomem);
 	if (nf != f)
 		sc->changed = 1;
@@ -574,21 +579,20 @@ staple_scan_dir(struct staple_scan *sc, int at)
 			continue;
 		/* the shared index lists all but directories, in this order */
 		sc->listed = d->d_type == DT_DIR ? (size_t)-1 : listed++;
-		/* most names: the index's, as they are (no label to make) */
-		if (sc->base != NULL && d->d_type == DT_REG &&
-		    staple_scan_shared(sc, at, d->d_name, d->d_ino))
-			continue;
-		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, d->d_name);
 		/* so is the CRL directory (its default place is DIR/crl) */
-		if (d->d_type == DT_DIR && strcmp(label, staple_conf.crl_dir) == 0)
-			continue;
+		if (d->d_type == DT_DIR) {
+			snprintf(label, sizeof(label), "%s/%s", staple_conf.dir,
+			    d->d_name);
+			if (strcmp(label, staple_conf.crl_dir) == 0)
+				continue;
+		}
 		/*
 		 * A symbolic link is judged by what it points to: a Kubernetes
 		 * Secret's files are links into a ..data directory that is
 		 * replaced by rename, while the links stay as they were.
 		 */
 		ok = staple_scan_file(sc, at, d->d_name,
-		    d->d_type == DT_REG ? d->d_ino : 0, d->d_type == DT_REG, label);
+		    d->d_type == DT_REG ? d->d_ino : 0, d->d_type == DT_REG);
 	}
 	sc->listed = (size_t)-1;
 	closedir(dir);
@@ -606,7 +610,6 @@ staple_sweep_dir(struct staple_scan *sc, int at)
 {
 	const struct staple_snapshot *old = sc->old;
 	size_t n = old != NULL ? old->nfiles : 0, first = n ? store.sweep % n : 0;
-	char label[PATH_MAX + 256];
 	struct staple_file *f;
 	int ok = 1;
 
@@ -619,8 +622,7 @@ staple_sweep_dir(struct staple_scan *sc, int at)
 			ok = staple_scan_add(sc, f);
 			continue;
 		}
-		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, f->name);
-		ok = staple_scan_file(sc, at, f->name, 0, f->nofollow, label);
+		ok = staple_scan_file(sc, at, f->name, 0, f->nofollow);
 	}
 	store.sweep = n ? (first + SWEEP_FILES) % n : 0;
 	return ok;
@@ -637,7 +639,6 @@ staple_sweep_shared(struct staple_scan *sc, int at)
 {
 	size_t n = staple_shared_nfiles(sc->base), first = n ? store.base_sweep % n : 0;
 	const struct staple_shared_file *r;
-	char label[PATH_MAX + 256];
 	const char *name;
 	struct stat st;
 	int ok = 1;
@@ -654,8 +655,7 @@ staple_sweep_shared(struct staple_scan *sc, int at)
 			continue;
 		staple_live_set(sc->live, k, 0);
 		sc->changed = 1;
-		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, name);
-		ok = staple_scan_file(sc, at, name, 0, 0, label);
+		ok = staple_scan_file(sc, at, name, 0, 0);
 	}
 	store.base_sweep = n ? (first + SWEEP_FILES) % n : 0;
 	return ok;
@@ -673,7 +673,6 @@ staple_scan_index(struct staple_scan *sc, int at)
 {
 	size_t n = staple_shared_nfiles(sc->base);
 	const struct staple_shared_file *r;
-	char label[PATH_MAX + 256];
 	const char *name;
 	int ok = 1;
 
@@ -687,8 +686,7 @@ staple_scan_index(struct staple_scan *sc, int at)
 			staple_live_set(sc->live, k, 1);
 			continue;
 		}
-		snprintf(label, sizeof(label), "%s/%s", staple_conf.dir, name);
-		ok = staple_scan_file(sc, at, name, 0, 0, label);
+		ok = staple_scan_file(sc, at, name, 0, 0);
 	}
 	return ok;
 }
@@ -771,7 +769,7 @@ staple_store_rebuild(int full)
 	else if ((ok = staple_sweep_dir(&sc, at)) && sc.base != NULL)
 		ok = staple_sweep_shared(&sc, at);
 	for (size_t i = 0; ok && i < watch_count; i++)
-		ok = staple_scan_file(&sc, AT_FDCWD, watch[i], 0, 0, watch[i]);
+		ok = staple_scan_file(&sc, AT_FDCWD, watch[i], 0, 0);
 	if (at >= 0)
 		close(at);
 	if (ok && !full && !sc.changed && sc.n == (old ? old->nfiles : 0))
