@@ -64,7 +64,7 @@ log_lines() {
 
 # alive PID: the process is still running (not a zombie).
 alive() {
-    kill -0 "$1" && [[ $(awk '{ print $3 }' "/proc/$1/stat") != Z ]]
+    kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == [^Z]* ]]
 }
 
 # ix_maps PID: the lines of PID's maps that map the staple directory's index.

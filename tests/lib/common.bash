@@ -4,6 +4,10 @@
 # `openssl s_client -status`.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The system's programs first: the tests drive the distribution's packages
+# (what .ci/run installs), not a per-user interpreter a version manager puts
+# in front of python3, whose shim also costs half a second of shell per call.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 LIBSTAPLE=${LIBSTAPLE:-$TOP/libstaple.so}
 # What LD_PRELOAD holds besides libstaple (a sanitizer runtime under
 # `make check-asan`), and the whole LD_PRELOAD value the tests use.
