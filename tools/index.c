@@ -338,6 +338,52 @@ ix_layout(struct ix *ix, const struct stat *dir, int dir_known,
 	return 1;
 }
 
+/*
+ * A temporary file another run left when it was killed before its rename:
+ * `.staples.PID.tmp`, a regular file not written to for LEFTOVER_AGE
+ * seconds. An index is written in seconds; age, not the PID, says that its
+ * writer is gone (a run in another PID namespace shares the directory).
+ */
+#define LEFTOVER_AGE 600
+
+static int
+ix_leftover(int xfd, const char *name, time_t now)
+{
+	const char *p = name + strlen(".staples.");
+	struct stat st;
+
+	if (strncmp(name, ".staples.", strlen(".staples.")) != 0 ||
+	    *p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return strcmp(p, ".tmp") == 0 &&
+	    fstatat(xfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && now - st.st_mtime > LEFTOVER_AGE;
+}
+
+/* Remove the leftovers (ix_leftover) of killed runs from DIR/.index. */
+static void
+ix_sweep_leftovers(int dfd)
+{
+	time_t now = time(NULL);
+	struct dirent *e;
+	DIR *d;
+	int xfd;
+
+	if ((xfd = openat(dfd, STAPLE_SHARED_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	if ((d = fdopendir(xfd)) == NULL) {
+		close(xfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (ix_leftover(xfd, e->d_name, now))
+			unlinkat(xfd, e->d_name, 0);
+	closedir(d);
+}
+
 /* Write `buf` as DIR/.index/staples by rename; 0 with *why. */
 static int
 ix_store(int dfd, const unsigned char *buf, size_t len, const char **why)
@@ -355,6 +401,7 @@ ix_store(int dfd, const unsigned char *buf, size_t len, const char **why)
 		    " writable by root alone";
 		return 0;
 	}
+	ix_sweep_leftovers(dfd);
 	snprintf(tmp, sizeof(tmp), "%s/.staples.%ld.tmp", STAPLE_SHARED_DIR,
 	    (long)getpid());
 	unlinkat(dfd, tmp, 0);
