@@ -469,20 +469,14 @@ workers_map_index() {
     for w in $(workers); do maps_index "$w" "$1" || return 1; done
 }
 
-# all_map_index INODE SECONDS: until every worker maps the index INODE (at
-# most SECONDS), rounds of 4 parallel handshakes, each of which must staple
-# revoked.
+# all_map_index INODE SECONDS: rounds of handshakes, each of which must staple
+# revoked (serve_all), until every worker maps the index INODE (at most
+# SECONDS).
 all_map_index() {
-    local start=$SECONDS w k st hp
-    while ! workers_map_index "$1" 2>/dev/null; do
+    local start=$SECONDS
+    until workers_map_index "$1" 2>/dev/null; do
         ((SECONDS - start <= $2)) || { workers_map_index "$1"; return; }
-        hp=()
-        for k in 1 2 3 4; do probe >"$T/hit.$k" & hp+=($!); done
-        wait "${hp[@]}"
-        for k in 1 2 3 4; do
-            read -r w st <"$T/hit.$k"
-            [[ $st == revoked ]] || { echo "worker $w stapled '$st'" >&2; return 1; }
-        done
+        serve_all revoked 5
         sleep 0.2
     done
 }
@@ -492,16 +486,14 @@ all_map_index() {
     index
     ngx_start 4
     serve_all good 20
-    local mark w ino
+    local mark ino
     mark=$(log_lines)
     # no handshake in between: no worker checks before the new index is there
     replace "$T/revoked.der" "$T/staples/rsa.der"
     index
     ino=$(stat -c %i "$IX")
     OLD=good serve_all revoked 10
-    for w in $(workers); do
-        maps_index "$w" "$ino"
-    done
+    workers_map_index "$ino"
     [ "$(log_since "$mark" | grep -c "$T/staples/[^ ]*: [0-9]* certificate(s)")" -eq 0 ]
     # each worker mapped it once
     [ "$(log_since "$mark" | grep -c ": debug: $IX: 1 files shared$")" -eq 4 ]
@@ -709,7 +701,7 @@ ix_smaps() {
     ngx_start 4
     serve_all good 20
     # a full refresh: every file replaced by rename, rsa.der last, then indexed
-    local f w p ino size pss=0 line n=0
+    local f p ino size pss=0 line n=0
     mv "$T"/new/staple-*.der "$T/staples/"
     mv "$T/new/rsa.der" "$T/staples/"
     index
@@ -718,9 +710,7 @@ ix_smaps() {
     OLD=good serve_all revoked 20
     serve_all revoked 10     # each worker once more, after its swap
     [ "$(read_lines)" -eq 0 ]
-    for w in $(workers); do
-        maps_index "$w" "$ino"
-    done
+    workers_map_index "$ino"
     for p in "$MASTER" $(workers); do
         ix_smaps "$p" >"$T/smaps.$p"
         cat "$T/smaps.$p" >&2

@@ -345,14 +345,15 @@ ix_layout(struct ix *ix, const struct stat *dir, int dir_known,
  * writer is gone (a run in another PID namespace shares the directory).
  */
 #define LEFTOVER_AGE 600
+#define TMP_PREFIX ".staples."
 
 static int
 ix_leftover(int xfd, const char *name, time_t now)
 {
-	const char *p = name + strlen(".staples.");
+	const char *p = name + strlen(TMP_PREFIX);
 	struct stat st;
 
-	if (strncmp(name, ".staples.", strlen(".staples.")) != 0 ||
+	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ||
 	    *p < '0' || *p > '9')
 		return 0;
 	while (*p >= '0' && *p <= '9')
@@ -402,8 +403,8 @@ ix_store(int dfd, const unsigned char *buf, size_t len, const char **why)
 		return 0;
 	}
 	ix_sweep_leftovers(dfd);
-	snprintf(tmp, sizeof(tmp), "%s/.staples.%ld.tmp", STAPLE_SHARED_DIR,
-	    (long)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%ld.tmp",
+	    STAPLE_SHARED_DIR, (long)getpid());
 	unlinkat(dfd, tmp, 0);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
